@@ -1,0 +1,253 @@
+"""Throughput benchmarks, one process, printed as markdown tables.
+
+  python -m stylegan_seg_jax.benchmark generator [--batch=4 --repeats=5]
+
+  python -m stylegan_seg_jax.benchmark parity [--batch=2]
+
+`generator`: images/s of the jitted Flax generator (z -> image + every conv
+activation) against the NVIDIA and rosinality PyTorch references on the same
+machine, at 256 config-f with random weights.
+
+`parity`: writes random 256 config-f checkpoints with the reference code
+(rosinality `.pt`, NVIDIA `.pkl`, and a TF-format `.pkl` built from the NVIDIA
+weights), converts them, and prints the largest differences of the image and
+of every conv activation (psi 0.7, const noise, W+ with distinct rows).
+
+Both need the test requirements (torch, draggan).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+from absl import app
+from absl import flags
+from absl import logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer('batch', 4, 'Images per forward pass.')
+flags.DEFINE_integer('repeats', 5, 'Timed repeats after one warm-up call.')
+flags.DEFINE_integer('resolution', 256, 'Generator resolution.')
+flags.DEFINE_integer('channel_multiplier', 2, 'rosinality channel multiplier '
+                     '(2 = config-f; NVIDIA channel_base = 16384 * cm).')
+flags.DEFINE_list('references', ['nvidia', 'rosinality'],
+                  'PyTorch references to time (nvidia, rosinality).')
+
+
+@dataclasses.dataclass
+class Timing:
+  """Seconds per call of one implementation."""
+
+  name: str
+  seconds: list[float]
+  batch: int
+
+  @property
+  def median(self) -> float:
+    return statistics.median(self.seconds)
+
+  @property
+  def images_per_s(self) -> float:
+    return self.batch / self.median
+
+
+def time_calls(fn: Callable[[], object], repeats: int) -> list[float]:
+  """Calls `fn` once to warm up, then `repeats` timed times."""
+  fn()
+  out = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    fn()
+    out.append(time.perf_counter() - t0)
+  return out
+
+
+def _flax_generator(resolution: int, cm: int, batch: int, repeats: int,
+                    seed: int) -> Timing:
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import generator as gen_lib  # pylint: disable=g-import-not-at-top
+
+  config = gen_lib.GeneratorConfig(
+      resolution=resolution,
+      channels=tuple(gen_lib.rosinality_channels(resolution, cm).items()))
+  gen = gen_lib.init(config, jax.random.key(seed))
+  z = np.random.default_rng(seed).standard_normal((batch, config.z_dim))
+  z = jax.numpy.asarray(z, jax.numpy.float32)
+
+  def run():
+    img, feats = gen(z)
+    jax.block_until_ready((img, feats))
+
+  return Timing('stylegan_seg_jax (Flax, jit)', time_calls(run, repeats),
+                batch)
+
+
+def _torch_reference(which: str, resolution: int, cm: int, batch: int,
+                     repeats: int, seed: int) -> Timing:
+  import torch  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import torch_references  # pylint: disable=g-import-not-at-top
+
+  torch.manual_seed(seed)
+  z = torch.randn(batch, 512)
+  if which == 'nvidia':
+    net = torch_references.nvidia_networks()
+    g = net.Generator(
+        z_dim=512, c_dim=0, w_dim=512, img_resolution=resolution,
+        img_channels=3, mapping_kwargs=dict(num_layers=8),
+        synthesis_kwargs=dict(channel_base=16384 * cm, channel_max=512,
+                              num_fp16_res=0, conv_clamp=None)).eval()
+    outs, _ = torch_references.feature_hooks(g, net.SynthesisLayer)
+
+    def forward():
+      ws = g.mapping(z, None)
+      return g.synthesis(ws, noise_mode='const')
+    name = 'NVIDIA stylegan3 networks_stylegan2 (PyTorch)'
+  else:
+    model = torch_references.rosinality_model()
+    g = model.Generator(resolution, 512, 8, channel_multiplier=cm).eval()
+    outs, _ = torch_references.feature_hooks(g, model.StyledConv)
+
+    def forward():
+      return g([z], randomize_noise=False)
+    name = 'rosinality model.py (PyTorch)'
+
+  def run():
+    outs.clear()
+    with torch.no_grad():
+      forward()
+
+  return Timing(name, time_calls(run, repeats), batch)
+
+
+def generator_benchmark(resolution: int, cm: int, batch: int, repeats: int,
+                        references: list[str], seed: int = 0) -> list[Timing]:
+  """Times the Flax generator and the requested PyTorch references."""
+  timings = [_flax_generator(resolution, cm, batch, repeats, seed)]
+  for which in references:
+    if which not in ('nvidia', 'rosinality'):
+      raise ValueError(f'unknown reference {which!r}')
+    try:
+      timings.append(_torch_reference(which, resolution, cm, batch, repeats,
+                                      seed))
+    except ImportError as e:
+      print(f'skipping {which}: {e}', file=sys.stderr)
+  return timings
+
+
+def format_table(timings: list[Timing]) -> str:
+  """Markdown table of images/s with the ratio to the fastest reference."""
+  ours = timings[0]
+  refs = timings[1:]
+  best = max(refs, key=lambda t: t.images_per_s) if refs else None
+  lines = ['| implementation | s / batch (median) | min .. max | images/s |',
+           '|---|---|---|---|']
+  for t in timings:
+    lines.append(f'| {t.name} | {t.median:.3f} | {min(t.seconds):.3f} .. '
+                 f'{max(t.seconds):.3f} | {t.images_per_s:.2f} |')
+  if best is not None:
+    lines.append('')
+    lines.append(f'ratio (ours / fastest reference, {best.name}): '
+                 f'{ours.images_per_s / best.images_per_s:.2f}')
+  return '\n'.join(lines)
+
+
+def parity_report(resolution: int, cm: int, batch: int, psi: float = 0.7,
+                  seed: int = 0) -> list[dict[str, object]]:
+  """Max |Flax - reference| of the image and features for each format."""
+  import pathlib  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import torch  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import convert  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import generator as gen_lib  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import torch_references as refs  # pylint: disable=g-import-not-at-top
+
+  rows = []
+  tmp = pathlib.Path(tempfile.mkdtemp(prefix='parity_'))
+  z = np.random.default_rng(seed).standard_normal((batch, 512)).astype(
+      np.float32)
+
+  def compare(name, gen, img_ref, feats_ref, ws):
+    img, feats = gen.synthesis(ws)
+    errs = [float(np.abs(np.asarray(a) - b).max())
+            for a, b in zip(feats, feats_ref)]
+    rel = [e / float(np.abs(b).max()) for e, b in zip(errs, feats_ref)]
+    worst = int(np.argmax(errs))
+    rows.append(dict(
+        reference=name, image=float(np.abs(np.asarray(img) - img_ref).max()),
+        image_absmax=float(np.abs(img_ref).max()), features=max(errs),
+        worst_layer=f'{worst} ({feats_ref[worst].shape[1]}px)',
+        feature_rel=max(rel), num_features=len(feats)))
+
+  g = refs.nvidia_generator(resolution=resolution, z_dim=512, w_dim=512,
+                            map_layers=8, channel_base=16384 * cm,
+                            channel_max=512, conv_clamp=None, seed=seed)
+  ws = refs.nvidia_mapping(g, z, psi)
+  ws[:, 5] = ws[::-1, 5]  # distinct W+ rows
+  img_ref, feats_ref, _ = refs.nvidia_outputs(g, ws)
+  refs.write_nvidia_pkl(tmp / 'nvidia.pkl', g)
+  refs.write_tf_pkl(tmp / 'tf.pkl', g)
+  for fmt in ('nvidia', 'tf'):
+    convert.convert_file(tmp / f'{fmt}.pkl', tmp / fmt)
+    name = ('NVIDIA networks_stylegan2 (.pkl)' if fmt == 'nvidia' else
+            'TF-format .pkl vs NVIDIA')
+    compare(name, gen_lib.load(tmp / fmt), img_ref, feats_ref, ws)
+  del g
+  g = refs.rosinality_generator(size=resolution, style_dim=512, n_mlp=8,
+                                channel_multiplier=cm, seed=seed)
+  latent_avg = torch.randn(512) * 0.3
+  refs.write_rosinality_pt(tmp / 'rosinality.pt', g, latent_avg)
+  convert.convert_file(tmp / 'rosinality.pt', tmp / 'rosinality')
+  gen = gen_lib.load(tmp / 'rosinality')
+  ws = np.repeat(np.asarray(gen.mapping(z, psi=psi))[:, None], gen.config.num_ws,
+                 axis=1)
+  ws[:, 5] = ws[::-1, 5]
+  img_ref, feats_ref = refs.rosinality_outputs(g, ws)
+  compare('rosinality model.py (.pt)', gen, img_ref, feats_ref, ws)
+  return rows
+
+
+def format_parity(rows: list[dict[str, object]]) -> str:
+  """Markdown table of `parity_report` rows."""
+  lines = ['| reference | image max abs diff (image absmax) | all conv features: '
+           'max abs diff, worst layer | max diff / layer absmax |',
+           '|---|---|---|---|']
+  for r in rows:
+    lines.append(
+        f"| {r['reference']} | {r['image']:.2e} ({r['image_absmax']:.2f}) | "
+        f"{r['features']:.2e} over {r['num_features']} layers, layer "
+        f"{r['worst_layer']} | {r['feature_rel']:.1e} |")
+  return '\n'.join(lines)
+
+
+def main(argv: list[str]) -> None:
+  logging.set_verbosity(logging.WARNING)
+  commands = {'generator', 'parity'}
+  if len(argv) != 2 or argv[1] not in commands:
+    print(f'usage: python -m stylegan_seg_jax.benchmark '
+          f'{{{",".join(sorted(commands))}}} [--flags]', file=sys.stderr)
+    sys.exit(2)
+  import jax  # pylint: disable=g-import-not-at-top
+  setup = (f'device: {jax.devices()[0].device_kind}, {jax.device_count()} '
+           f'device(s); {FLAGS.resolution}x{FLAGS.resolution}, channel '
+           f'multiplier {FLAGS.channel_multiplier}, 8-layer mapping, w_dim '
+           f'512, random weights; batch {FLAGS.batch}')
+  if argv[1] == 'parity':
+    print(f'{setup}; psi 0.7, const noise, float32', flush=True)
+    print(format_parity(parity_report(FLAGS.resolution,
+                                      FLAGS.channel_multiplier, FLAGS.batch)))
+    return
+  print(f'{setup}; {FLAGS.repeats} timed repeats after a warm-up call',
+        flush=True)
+  timings = generator_benchmark(FLAGS.resolution, FLAGS.channel_multiplier,
+                                FLAGS.batch, FLAGS.repeats, FLAGS.references)
+  print(format_table(timings))
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,95 @@
+"""The project's one orbax wrapper: pytree save/restore and atomic directories.
+
+Every piece of persistent state (converted generators now; training states
+later) goes through these functions, so the on-disk layout and the
+"never leave a half-written directory" rule live in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import shutil
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+__all__ = ['save_pytree', 'restore_pytree', 'atomic_directory']
+
+
+def save_pytree(path: str | os.PathLike[str], tree: Any) -> None:
+  """Writes a pytree of arrays to a new orbax checkpoint directory `path`.
+
+  Blocks until the write has finished.
+
+  Args:
+    path: directory to create; must not exist.
+    tree: pytree of numpy or jax arrays.
+  """
+  path = pathlib.Path(path).absolute()
+  with ocp.StandardCheckpointer() as ckptr:
+    ckptr.save(path, tree)
+    ckptr.wait_until_finished()
+
+
+def restore_pytree(path: str | os.PathLike[str], abstract: Any) -> Any:
+  """Restores a pytree written by `save_pytree` into the structure `abstract`.
+
+  Args:
+    path: checkpoint directory.
+    abstract: pytree of `jax.ShapeDtypeStruct` (or arrays) giving the target
+      structure, shapes, dtypes and, optionally, shardings.
+
+  Returns:
+    The restored pytree, with the structure of `abstract`.
+  """
+  path = pathlib.Path(path).absolute()
+  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract)
+  with ocp.StandardCheckpointer() as ckptr:
+    return ckptr.restore(path, abstract)
+
+
+@contextlib.contextmanager
+def atomic_directory(
+    path: str | os.PathLike[str], *, overwrite: bool = False
+) -> Iterator[pathlib.Path]:
+  """Yields a scratch directory that becomes `path` only if the block succeeds.
+
+  The scratch directory sits next to `path` (same filesystem), so the final
+  step is a rename. On any exception it is deleted and `path` is untouched.
+
+  Args:
+    path: final directory.
+    overwrite: replace an existing non-empty `path`; otherwise refuse.
+
+  Yields:
+    The scratch directory to fill.
+
+  Raises:
+    FileExistsError: `path` exists, is not empty and `overwrite` is False.
+  """
+  path = pathlib.Path(path).absolute()
+  if path.exists() and not path.is_dir():
+    raise FileExistsError(f'{path} exists and is not a directory')
+  if path.is_dir() and any(path.iterdir()) and not overwrite:
+    raise FileExistsError(
+        f'{path} already exists and is not empty (pass --overwrite to replace)')
+  path.parent.mkdir(parents=True, exist_ok=True)
+  scratch = path.parent / f'.{path.name}.tmp-{uuid.uuid4().hex[:8]}'
+  scratch.mkdir()
+  try:
+    yield scratch
+  except BaseException:
+    shutil.rmtree(scratch, ignore_errors=True)
+    raise
+  old = None
+  if path.exists():
+    old = path.parent / f'.{path.name}.old-{uuid.uuid4().hex[:8]}'
+    path.rename(old)
+  scratch.rename(path)
+  if old is not None:
+    shutil.rmtree(old, ignore_errors=True)
