@@ -18,7 +18,7 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-__all__ = ['save_pytree', 'restore_pytree', 'atomic_directory']
+__all__ = ['save_pytree', 'restore_pytree', 'atomic_directory', 'CheckpointManager']
 
 
 def save_pytree(path: str | os.PathLike[str], tree: Any) -> None:
@@ -93,3 +93,43 @@ def atomic_directory(
   scratch.rename(path)
   if old is not None:
     shutil.rmtree(old, ignore_errors=True)
+
+
+class CheckpointManager:
+  """Periodic, resumable training checkpoints under `workdir/checkpoints`.
+
+  A thin layer over `orbax.checkpoint.CheckpointManager`: every process calls
+  `save`; `restore_latest` restores into an abstract state (shapes, dtypes
+  and shardings), so nothing is materialised twice.
+  """
+
+  def __init__(self, directory: str | os.PathLike[str], *, max_to_keep: int = 2):
+    self._mngr = ocp.CheckpointManager(
+        pathlib.Path(directory).absolute(),
+        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
+                                             create=True))
+
+  def latest_step(self) -> int | None:
+    """The newest saved step, or None."""
+    return self._mngr.latest_step()
+
+  def save(self, step: int, state: Any) -> None:
+    """Saves `state` as `step` (asynchronously; see `wait`)."""
+    self._mngr.save(step, args=ocp.args.StandardSave(state))
+
+  def restore_latest(self, abstract: Any) -> tuple[int, Any] | None:
+    """(step, state) of the newest checkpoint, or None if there is none."""
+    step = self._mngr.latest_step()
+    if step is None:
+      return None
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract)
+    return step, self._mngr.restore(step,
+                                    args=ocp.args.StandardRestore(abstract))
+
+  def wait(self) -> None:
+    """Blocks until pending saves are on disk."""
+    self._mngr.wait_until_finished()
+
+  def close(self) -> None:
+    self._mngr.wait_until_finished()
+    self._mngr.close()

@@ -12,3 +12,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 for path in (ROOT, os.path.dirname(os.path.abspath(__file__))):
   if path not in sys.path:
     sys.path.insert(0, path)
+
+
+def pytest_configure(config):
+  # ott-jax imports jaxopt, which warns that it is unmaintained.
+  config.addinivalue_line(
+      'filterwarnings',
+      'ignore:JAXopt is no longer maintained:DeprecationWarning')
