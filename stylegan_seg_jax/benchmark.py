@@ -14,6 +14,15 @@ weights), converts them, and prints the largest differences of the image and
 of every conv activation (psi 0.7, const noise, W+ with distinct rows).
 
 Both need the test requirements (torch, draggan).
+
+  python -m stylegan_seg_jax.benchmark swav [--repeats=2]
+
+`swav`: one SwAV training step at 256 config-f (random weights, 13 layers =
+5376 channels, K = 5000, 5 x 20000 pixels, one image as in the reference,
+1 device) with the lean per-layer
+embedding against the reference's upsample-concat-project embedding: step
+time, and XLA's buffer assignment of the compiled step (temporaries and
+total), which is the step's peak device memory.
 """
 
 from __future__ import annotations
@@ -225,9 +234,65 @@ def format_parity(rows: list[dict[str, object]]) -> str:
   return '\n'.join(lines)
 
 
+def swav_benchmark(resolution: int, cm: int, repeats: int,
+                   seed: int = 0) -> list[dict[str, object]]:
+  """Step time and compiled memory of the lean and the naive SwAV step."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from configs import common  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import generator as gen_lib  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import parallel  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import swav_stage  # pylint: disable=g-import-not-at-top
+
+  config = common.swav_config()
+  config.batch_size = 1
+  gcfg = gen_lib.GeneratorConfig(
+      resolution=resolution,
+      channels=tuple(gen_lib.rosinality_channels(resolution, cm).items()))
+  gen = gen_lib.init(gcfg, jax.random.key(seed))
+  mesh = parallel.make_mesh(jax.devices()[:1])
+  put = lambda t: parallel.replicate(t, mesh)
+  gen_vars = put(gen.params)
+  rng = put(jax.random.key_data(jax.random.key(seed)))
+  rows = []
+  for naive in (False, True):
+    model = swav_stage.SwAVModel(config, gcfg, naive=naive)
+    tx = swav_stage.make_optimizer(config)
+    step = swav_stage.make_step(model, gen, config, tx, 1)
+    state = put(swav_stage.init_state(model, tx, jax.random.key(seed)))
+    run = parallel.shard_step(step, mesh, donate_state=False)
+    t0 = time.perf_counter()
+    compiled = run.lower(state, gen_vars, rng).compile()
+    compile_s = time.perf_counter() - t0
+    mem = compiled.memory_analysis()
+    seconds = time_calls(
+        lambda: jax.block_until_ready(compiled(state, gen_vars, rng)), repeats)
+    rows.append(dict(
+        name=('naive: upsample + concat ' f'{sum(model.channels)} ch + project'
+              if naive else 'lean: per-layer projection + gather'),
+        seconds=statistics.median(seconds), compile_s=compile_s,
+        temp_gib=mem.temp_size_in_bytes / 2**30,
+        total_gib=(mem.temp_size_in_bytes + mem.argument_size_in_bytes
+                   + mem.output_size_in_bytes - mem.alias_size_in_bytes)
+        / 2**30))
+  return rows
+
+
+def format_swav(rows: list[dict[str, object]]) -> str:
+  """Markdown table of `swav_benchmark` rows with the lean/naive ratios."""
+  lines = ['| embedding | step s (median) | compile s | XLA temporaries GiB '
+           '| step total GiB |', '|---|---|---|---|---|']
+  for r in rows:
+    lines.append(f"| {r['name']} | {r['seconds']:.2f} | {r['compile_s']:.1f} "
+                 f"| {r['temp_gib']:.2f} | {r['total_gib']:.2f} |")
+  lean, naive = rows
+  lines += ['', f"lean / naive: time {lean['seconds'] / naive['seconds']:.2f}, "
+            f"memory (total) {lean['total_gib'] / naive['total_gib']:.2f}"]
+  return '\n'.join(lines)
+
+
 def main(argv: list[str]) -> None:
   logging.set_verbosity(logging.WARNING)
-  commands = {'generator', 'parity'}
+  commands = {'generator', 'parity', 'swav'}
   if len(argv) != 2 or argv[1] not in commands:
     print(f'usage: python -m stylegan_seg_jax.benchmark '
           f'{{{",".join(sorted(commands))}}} [--flags]', file=sys.stderr)
@@ -237,6 +302,13 @@ def main(argv: list[str]) -> None:
            f'device(s); {FLAGS.resolution}x{FLAGS.resolution}, channel '
            f'multiplier {FLAGS.channel_multiplier}, 8-layer mapping, w_dim '
            f'512, random weights; batch {FLAGS.batch}')
+  if argv[1] == 'swav':
+    print(f'{setup.split("; batch")[0]}; 1 image, K 5000, 5 x 20000 pixels, '
+          f'1 device; {FLAGS.repeats} timed steps after a warm-up step',
+          flush=True)
+    print(format_swav(swav_benchmark(FLAGS.resolution,
+                                     FLAGS.channel_multiplier, FLAGS.repeats)))
+    return
   if argv[1] == 'parity':
     print(f'{setup}; psi 0.7, const noise, float32', flush=True)
     print(format_parity(parity_report(FLAGS.resolution,

@@ -1,0 +1,27 @@
+"""Tiny SwAV run on the shipped toy generator, for tests and smoke checks.
+
+  python -m stylegan_seg_jax.train --config=configs/tiny.py --workdir=/tmp/tiny
+
+A few seconds on a CPU: 64x64 generator, K = 16, 2 patches of 256 pixels,
+psi = 1 (the toy domain's ground truth holds only there).
+"""
+
+from configs import common
+
+
+def get_config():
+  c = common.swav_config()
+  c.generator_dir = 'toy'
+  c.batch_size = 8
+  c.num_steps = 6
+  c.checkpoint_every = 2
+  c.swav.dim = 32
+  c.swav.num_prototypes = 16
+  c.swav.epsilon = 0.05
+  c.swav.sinkhorn_iters = 3
+  c.swav.num_patches = 2
+  c.swav.patch_size = 256
+  c.swav.temperature = 0.1
+  c.views.n_layers = 4
+  c.views.psi = 1.0
+  return c

@@ -1,0 +1,25 @@
+"""SwAV on the built-in toy generator (procedural faces, 64x64).
+
+  python -m stylegan_seg_jax.train --config=configs/toy_swav.py \
+      --workdir=workdirs/toy
+
+The reference settings scaled to a 64x64 image (4096 pixels): 5 patches of
+2000 pixels, K = 500 (the reference's 4 sampled pixels per prototype), W+
+blocks 0..3 resampled (the last two rows never are, as in the reference),
+and psi = 1: the toy ground truth holds only for untruncated samples.
+"""
+
+from configs import common
+
+
+def get_config():
+  c = common.swav_config()
+  c.generator_dir = 'toy'
+  c.batch_size = 1
+  c.num_steps = 100
+  c.swav.dim = 512
+  c.swav.num_prototypes = 500
+  c.swav.patch_size = 2000
+  c.views.n_layers = 4
+  c.views.psi = 1.0
+  return c
