@@ -21,10 +21,9 @@ from configs import tiny
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _setup(num_devices, **overrides):
+def _setup(num_devices, overrides=None):
   config = tiny.get_config()
-  for k, v in overrides.items():
-    config[k] = v
+  config.update_from_flattened_dict(overrides or {})
   gen = train.load_generator(config)
   model = swav_stage.SwAVModel(config, gen.config)
   tx = swav_stage.make_optimizer(config)
@@ -77,7 +76,7 @@ def test_single_device_shard_map_and_pmap_agree():
 
 
 def test_loss_falls_on_the_tiny_model():
-  config, gen, step, state, rng = _setup(8, num_steps=30)
+  config, gen, step, state, rng = _setup(8, {'num_steps': 30})
   mesh = parallel.make_mesh()
   run = parallel.shard_step(step, mesh, donate_state=False)
   put = lambda t: parallel.replicate(t, mesh)
@@ -182,3 +181,21 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
                  .iterdir() if p.name.isdigit())
   bad_step = int(last.split(' at step ')[1].split()[0])
   assert steps and max(steps) < bad_step
+
+
+def test_options_step_runs_finite_on_two_devices():
+  """2-layer head (BatchNorm synced over devices), bilinear resampling,
+  the reference's image marginals, aligned views, double truncation."""
+  config, gen, step, state, rng = _setup(2, {
+      'batch_size': 2, 'swav.head': '2-layer',
+      'swav.interpolation': 'bilinear', 'swav.marginals': 'image',
+      'views.align_views': True, 'views.double_truncation': True})
+  mesh = parallel.make_mesh(jax.devices()[:2])
+  run = parallel.shard_step(step, mesh, donate_state=False)
+  put = lambda t: parallel.replicate(t, mesh)
+  new, metrics = run(put(state), put(gen.params), put(rng))
+  assert np.isfinite(float(metrics['loss']))
+  stats = jax.tree.leaves(jax.device_get(new.batch_stats))
+  assert stats and all(np.all(np.isfinite(s)) for s in stats)
+  before = jax.tree.leaves(state.batch_stats)
+  assert any(not np.allclose(a, b) for a, b in zip(before, stats))
