@@ -54,3 +54,49 @@ def swav_config() -> ml_collections.ConfigDict:
   c.optim.start_lr = 0.0
   c.optim.final_lr = 0.0001
   return c
+
+
+def add_oneshot(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Adds the one-shot stage, the baselines, the data and the evaluation.
+
+  Every value is the reference's (METHOD.md §7, §8, §11) unless marked as a
+  corrected default; `reference_*` switches restore the released behaviour.
+  """
+  c.oneshot = ml_collections.ConfigDict()
+  # Methods trained by the `oneshot` stage and scored by the evaluator.
+  c.oneshot.methods = ('ours', 'repurposegan', 'datasetgan',
+                       'datasetgan_ensemble', 'hfc_kmeans')
+  c.oneshot.head = 'XXS'             # ours: XXS | XS | S | M | L | Lin
+  c.oneshot.reference_logits = False  # True = XXS emits 12 logits (reference)
+  c.oneshot.num_steps = 200
+  c.oneshot.lr = 1e-3
+  c.oneshot.b1 = 0.9
+  c.oneshot.b2 = 0.99
+  c.oneshot.weight_decay = 0.0
+  c.oneshot.checkpoint_every = 50
+  c.oneshot.eval_every = 0           # > 0: also evaluate during training
+
+  c.baselines = ml_collections.ConfigDict()
+  c.baselines.repurposegan_head = 'XS'
+  c.baselines.datasetgan_members = 10
+  c.baselines.hfc_blocks = 5
+  c.baselines.hfc_clusters = (4, 8, 16, 32, 64)
+  c.baselines.hfc_samples = 4
+  c.baselines.hfc_head = 'S'
+  c.baselines.kmeans_iters = 100
+  c.baselines.kmeans_inits = 3
+
+  c.data = ml_collections.ConfigDict()
+  # Labelled test set: a TFDS directory (labelled_set / label import_reference)
+  # or 'toy' (the shipped generator's test set, built under the workdir).
+  c.data.test_set = 'toy'
+  # The one labelled example: 'index:N' or 'seed:N' (taken from the test set
+  # and excluded from it), 'toy_seed:N' (toy ground truth of a one-shot
+  # seed), or a path to an example written by `label import`.
+  c.data.oneshot = 'toy_seed:0'
+  c.data.num_test = -1               # -1 = all (the reference evaluates 10)
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.batch_size = 8              # images per segmentation call
+  c.eval.num_overlays = 8            # images in each overlay grid
+  return c

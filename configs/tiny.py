@@ -1,8 +1,11 @@
-"""Tiny SwAV run on the shipped toy generator, for tests and smoke checks.
+"""Tiny run of every stage on the shipped toy generator, for tests and smoke checks.
 
   python -m stylegan_seg_jax.train --config=configs/tiny.py --workdir=/tmp/tiny
+  python -m stylegan_seg_jax.train --config=configs/tiny.py --workdir=/tmp/tiny \
+      --config.stage=oneshot
+  python -m stylegan_seg_jax.evaluate --config=configs/tiny.py --workdir=/tmp/tiny
 
-A few seconds on a CPU: 64x64 generator, K = 16, 2 patches of 256 pixels,
+A few seconds per stage on a CPU: 64x64 generator, K = 16, 2 patches of 256 pixels,
 psi = 1 (the toy domain's ground truth holds only there).
 """
 
@@ -24,4 +27,12 @@ def get_config():
   c.swav.temperature = 0.1
   c.views.n_layers = 4
   c.views.psi = 1.0
+  common.add_oneshot(c)
+  c.oneshot.num_steps = 30
+  c.oneshot.checkpoint_every = 10
+  c.baselines.datasetgan_members = 3
+  c.baselines.hfc_samples = 2
+  c.baselines.kmeans_iters = 10
+  c.baselines.kmeans_inits = 1
+  c.data.num_test = 16
   return c

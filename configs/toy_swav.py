@@ -1,12 +1,17 @@
-"""SwAV on the built-in toy generator (procedural faces, 64x64).
+"""The whole method on the built-in toy generator (procedural faces, 64x64).
 
   python -m stylegan_seg_jax.train --config=configs/toy_swav.py \
+      --workdir=workdirs/toy --config.stage=swav,oneshot
+  python -m stylegan_seg_jax.evaluate --config=configs/toy_swav.py \
       --workdir=workdirs/toy
 
 The reference settings scaled to a 64x64 image (4096 pixels): 5 patches of
 2000 pixels, K = 500 (the reference's 4 sampled pixels per prototype), W+
 blocks 0..3 resampled (the last two rows never are, as in the reference),
-and psi = 1: the toy ground truth holds only for untruncated samples.
+and psi = 1: the toy ground truth holds only for untruncated samples. The
+one-shot stage fits ours and every baseline on the toy ground truth of seed
+0 (`data.oneshot='toy_seed:0'`) and the evaluator scores them on the 256
+toy test samples.
 """
 
 from configs import common
@@ -22,4 +27,5 @@ def get_config():
   c.swav.patch_size = 2000
   c.views.n_layers = 4
   c.views.psi = 1.0
+  common.add_oneshot(c)
   return c

@@ -56,12 +56,13 @@ def perturb_wplus(
     strength: float = 1.0,
     psi: float = 1.0,
     double_truncation: bool = False,
+    block: int | None = None,
 ) -> jax.Array:
   """One view's W+ [N, num_ws, w_dim] from untruncated w [N, w_dim].
 
   Args:
     key: PRNG key of this view.
-    w: [N, w_dim] untruncated latents.
+    w: [N, w_dim] (or W+ [N, num_ws, w_dim]) untruncated latents.
     mapping_fn: z [M, z_dim] -> untruncated w [M, w_dim].
     w_avg: [w_dim] average latent.
     num_ws: W+ rows of the generator.
@@ -70,6 +71,8 @@ def perturb_wplus(
     strength: s; 1 replaces the rows.
     psi: truncation.
     double_truncation: reproduce the reference's double truncation.
+    block: resample this block (HFC-KMeans' per-block copies) instead of a
+      random one.
 
   Returns:
     The view's W+ latents, truncated.
@@ -77,13 +80,17 @@ def perturb_wplus(
   if 2 * n_layers > num_ws:
     raise ValueError(f'n_layers={n_layers} needs {2 * n_layers} W+ rows; the '
                      f'generator has {num_ws}')
-  n, w_dim = w.shape
+  n, w_dim = w.shape[0], w.shape[-1]
   k_block, k_z = jax.random.split(key)
-  block = jax.random.randint(k_block, (n,), 0, n_layers)
+  if block is None:
+    block = jax.random.randint(k_block, (n,), 0, n_layers)
+  else:
+    block = jnp.full((n,), block, jnp.int32)
   fresh = mapping_fn(jax.random.normal(k_z, (n * 2, z_dim))).reshape(
       n, 2, w_dim)
   base = w if not double_truncation else gen_lib.truncate(w, w_avg, psi)
-  wplus = jnp.broadcast_to(base[:, None], (n, num_ws, w_dim))
+  wplus = (base if base.ndim == 3
+           else jnp.broadcast_to(base[:, None], (n, num_ws, w_dim)))
   rows = jnp.arange(num_ws)[None, :]                     # [1, num_ws]
   hit = (rows // 2 == block[:, None]) & (rows < 2 * n_layers)
   replacement = jnp.take_along_axis(

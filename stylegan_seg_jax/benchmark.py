@@ -17,6 +17,15 @@ Both need the test requirements (torch, draggan).
 
   python -m stylegan_seg_jax.benchmark swav [--repeats=2]
 
+  python -m stylegan_seg_jax.benchmark segment [--batch=2 --repeats=3]
+
+`segment`: images/s at 256 config-f (random weights, 8 classes) of (a) the
+generator alone, (b) our on-the-fly segmentation (one jitted generator pass;
+the linear SwAV projection folded into the XXS head's conv), (c) a
+re-creation of the reference inference path (a second generator pass, the
+5376-channel concat, the projection, the head), (d) the DatasetGAN ensemble
+(10 MLPs, lean first layer); one process, same batch.
+
 `swav`: one SwAV training step at 256 config-f (random weights, 13 layers =
 5376 channels, K = 5000, 5 x 20000 pixels, one image as in the reference,
 1 device) with the lean per-layer
@@ -290,9 +299,100 @@ def format_swav(rows: list[dict[str, object]]) -> str:
   return '\n'.join(lines)
 
 
+def segment_benchmark(resolution: int, cm: int, batch: int, repeats: int,
+                      seed: int = 0) -> list[dict[str, object]]:
+  """images/s of the generator alone and of three segmentation paths."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from configs import common  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import features as feat_lib  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import generator as gen_lib  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import segmentation  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import segmenters  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import swav_stage  # pylint: disable=g-import-not-at-top
+
+  num_classes = 8
+  config = common.add_oneshot(common.swav_config())
+  gcfg = gen_lib.GeneratorConfig(
+      resolution=resolution,
+      channels=tuple(gen_lib.rosinality_channels(resolution, cm).items()))
+  gen = gen_lib.init(gcfg, jax.random.key(seed))
+  ws = gen.mapping(jax.random.normal(jax.random.key(1), (batch, gcfg.z_dim)),
+                   psi=0.7)
+  swav_model = swav_stage.SwAVModel(config, gcfg)
+  swav_state = swav_stage.init_state(swav_model, swav_stage.make_optimizer(
+      config), jax.random.key(2))
+  frozen_ours = {'params': swav_state.params['head'], 'batch_stats': {}}
+  module = gen.module
+  synth = jax.jit(lambda v, ws: module.apply(
+      v, ws, 'const', method=gen_lib.StyleGAN2.synthesize)[:2])
+  image_only = jax.jit(lambda v, ws: module.apply(
+      v, ws, 'const', method=gen_lib.StyleGAN2.synthesize)[0])
+
+  rows = []
+
+  def record(name, fn):
+    seconds = statistics.median(time_calls(fn, repeats))
+    rows.append(dict(name=name, seconds=seconds,
+                     images_per_s=batch / seconds))
+
+  record('(a) generator alone (image + activations, one pass)',
+         lambda: jax.block_until_ready(image_only(gen.params, ws)))
+
+  def on_the_fly(name, frozen, label):
+    seg = segmenters.build(name, config, gcfg, num_classes, swav_model)
+    _, feats = synth(gen.params, ws[:1])
+    variables = seg.init(jax.random.key(3), seg.make_input(frozen, feats))
+    fn = segmentation.make_segment_fn(gen, seg)
+    record(label, lambda: jax.block_until_ready(
+        fn(gen.params, variables, frozen, ws)))
+    return seg, variables
+
+  seg, variables = on_the_fly(
+      'ours', frozen_ours, '(b) ours on the fly: one pass, P folded into '
+      'the XXS head')
+
+  # (c) The reference inference path: a generator pass for the image, a
+  # second pass for the features, the 5376-channel concat, the projection,
+  # then the head on the 512-channel embedding.
+  @jax.jit
+  def concat_project_head(feats, kernel, variables):
+    h = feat_lib.concat_maps([feats[i] for i in swav_model.layers],
+                             resolution)
+    logits = seg.head.apply(variables, h @ kernel)
+    return jnp.argmax(logits, -1)
+
+  def reference():
+    image = image_only(gen.params, ws)
+    _, feats = synth(gen.params, ws)
+    labels = concat_project_head(feats, frozen_ours['params']['kernel'],
+                                 variables)
+    return jax.block_until_ready((image, labels))
+
+  record(f'(c) reference path: 2 passes, {sum(swav_model.channels)}-ch '
+         'concat, projection, XXS head', reference)
+  on_the_fly('datasetgan_ensemble', {},
+             f'(d) DatasetGAN ensemble of {config.baselines.datasetgan_members}'
+             ' MLPs, majority vote + JS')
+  return rows
+
+
+def format_segment(rows: list[dict[str, object]]) -> str:
+  """Markdown table of `segment_benchmark` rows with the target ratios."""
+  lines = ['| path | s per batch (median) | images/s |', '|---|---|---|']
+  for r in rows:
+    lines.append(f"| {r['name']} | {r['seconds']:.3f} | "
+                 f"{r['images_per_s']:.2f} |")
+  a, b, c, _ = rows
+  lines += ['', f"overhead of (b) over (a): "
+            f"{100 * (b['seconds'] / a['seconds'] - 1):.1f}%; (b) is "
+            f"{c['seconds'] / b['seconds']:.2f}x faster than (c)"]
+  return '\n'.join(lines)
+
+
 def main(argv: list[str]) -> None:
   logging.set_verbosity(logging.WARNING)
-  commands = {'generator', 'parity', 'swav'}
+  commands = {'generator', 'parity', 'swav', 'segment'}
   if len(argv) != 2 or argv[1] not in commands:
     print(f'usage: python -m stylegan_seg_jax.benchmark '
           f'{{{",".join(sorted(commands))}}} [--flags]', file=sys.stderr)
@@ -308,6 +408,13 @@ def main(argv: list[str]) -> None:
           flush=True)
     print(format_swav(swav_benchmark(FLAGS.resolution,
                                      FLAGS.channel_multiplier, FLAGS.repeats)))
+    return
+  if argv[1] == 'segment':
+    print(f'{setup}; 8 classes, SwAV D 512; {FLAGS.repeats} timed repeats '
+          'after a warm-up call', flush=True)
+    print(format_segment(segment_benchmark(
+        FLAGS.resolution, FLAGS.channel_multiplier, FLAGS.batch,
+        FLAGS.repeats)))
     return
   if argv[1] == 'parity':
     print(f'{setup}; psi 0.7, const noise, float32', flush=True)

@@ -18,7 +18,8 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-__all__ = ['save_pytree', 'restore_pytree', 'atomic_directory', 'CheckpointManager']
+__all__ = ['save_pytree', 'restore_pytree', 'atomic_directory', 'CheckpointManager',
+           'restore_latest']
 
 
 def save_pytree(path: str | os.PathLike[str], tree: Any) -> None:
@@ -133,3 +134,13 @@ class CheckpointManager:
   def close(self) -> None:
     self._mngr.wait_until_finished()
     self._mngr.close()
+
+
+def restore_latest(directory: str | os.PathLike[str],
+                   abstract: Any) -> tuple[int, Any] | None:
+  """(step, state) of the newest training checkpoint in `directory`, or None."""
+  mngr = CheckpointManager(directory)
+  try:
+    return mngr.restore_latest(abstract)
+  finally:
+    mngr.close()

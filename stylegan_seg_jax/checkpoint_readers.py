@@ -183,6 +183,19 @@ def _rebuild_from_type(func, new_type, args, state):
   return func(*args)
 
 
+def _latin1_encode(obj, encoding='utf-8', errors='strict'):
+  """`_codecs.encode`, only as protocol-2 pickles use it: str -> latin-1 bytes.
+
+  Python 3 pickles `bytes` at protocol 2 as `_codecs.encode(text, 'latin1')`
+  (numpy arrays inside `torch.save` files carry their data this way).
+  """
+  if (not isinstance(obj, str) or encoding not in ('latin1', 'latin-1')
+      or errors != 'strict'):
+    raise CheckpointReadError('refusing _codecs.encode other than str -> '
+                              'latin-1 bytes')
+  return obj.encode('latin-1')
+
+
 def _reconstructor(cls, base, state):
   del base, state
   if not (isinstance(cls, type) and issubclass(cls, (_ModuleStub, _Namespace))):
@@ -232,6 +245,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
       return _reconstructor
     if module == 'builtins' and name == 'object':
       return object
+    if module == '_codecs' and name == 'encode':
+      return _latin1_encode
     if module.startswith('torch.nn.modules.'):
       return type(name, (_ModuleStub,), {})
     if module in ('numpy.core.multiarray', 'numpy._core.multiarray') and (

@@ -32,7 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ['Interpolation', 'channel_slices', 'grid_coords', 'embed_pixels',
-           'embed_maps', 'naive_embed_maps', 'squared_norms']
+           'embed_maps', 'naive_embed_maps', 'squared_norms', 'conv_maps',
+           'naive_conv_maps', 'concat_maps']
 
 Interpolation = Literal['nearest', 'bilinear']
 
@@ -97,6 +98,26 @@ def _upsample(fmap: jax.Array, out_res: int,
                           antialias=False)
 
 
+def _sum_upsampled(maps: Sequence[jax.Array], out_res: int,
+                   interpolation: Interpolation) -> jax.Array:
+  """sum_l up(maps_l) on the R x R grid ([N, h_l, w_l, D] each).
+
+  Nearest resampling between powers of two composes exactly, so maps are
+  summed from the coarsest resolution up (one resample per resolution
+  instead of one full-size map per layer).
+  """
+  if interpolation != 'nearest':
+    return sum(_upsample(m, out_res, interpolation) for m in maps)
+  by_res: dict[int, jax.Array] = {}
+  for m in maps:
+    by_res[m.shape[1]] = by_res.get(m.shape[1], 0.0) + m
+  total = None
+  for r in sorted(by_res):
+    total = by_res[r] if total is None else (
+        _upsample(total, r, 'nearest') + by_res[r])
+  return _upsample(total, out_res, 'nearest')
+
+
 def embed_pixels(
     features: Sequence[jax.Array],
     kernel: jax.Array,
@@ -149,8 +170,8 @@ def embed_maps(
 ) -> jax.Array:
   """Full embedding maps [N, R, R, D] = P h(p) for every output pixel, lean."""
   slices = channel_slices([f.shape[-1] for f in features])
-  return sum(_upsample(f @ kernel[sl], out_res, interpolation)
-             for f, sl in zip(features, slices))
+  return _sum_upsampled([f @ kernel[sl] for f, sl in zip(features, slices)],
+                        out_res, interpolation)
 
 
 def squared_norms(
@@ -175,6 +196,79 @@ def squared_norms(
   return out
 
 
+def conv_maps(
+    features: Sequence[jax.Array],
+    kernel: jax.Array,
+    out_res: int,
+    dilation: int = 1,
+    interpolation: Interpolation = 'nearest',
+) -> jax.Array:
+  """A 'same' dilated conv over the (virtual) concatenated features, lean.
+
+  A k x k convolution of the upsampled concatenation is a sum over kernel
+  taps of shifted per-pixel projections, and per-pixel projections commute
+  with upsampling. So each layer is projected by all k * k taps at its native
+  resolution ([h, w, k * k * O]), the tap maps are upsampled and summed over
+  layers, and the shifted taps are added up on the output grid. Nothing of
+  width sum c_l is built (RepurposeGAN's 5376 -> 16 conv holds 144 channels
+  at 256 x 256 instead of 5376).
+
+  Args:
+    features: the layers' maps, each [N, h_l, w_l, c_l].
+    kernel: [k, k, sum c_l, O] (HWIO, cross-correlation like lax.conv and
+      torch), zero padding of dilation * (k // 2) on each side.
+    out_res: output grid resolution R.
+    dilation: kernel dilation.
+    interpolation: upsampling of each layer.
+
+  Returns:
+    [N, R, R, O], without bias.
+  """
+  kh, kw, _, cout = kernel.shape
+  slices = channel_slices([f.shape[-1] for f in features])
+  taps = _sum_upsampled(
+      [fmap @ kernel[:, :, sl].transpose(2, 0, 1, 3).reshape(
+          sl.stop - sl.start, -1) for fmap, sl in zip(features, slices)],
+      out_res, interpolation)
+  n = taps.shape[0]
+  taps = taps.reshape(n, out_res, out_res, kh, kw, cout)
+  ph, pw = dilation * (kh // 2), dilation * (kw // 2)
+  taps = jnp.pad(taps, ((0, 0), (ph, ph), (pw, pw), (0, 0), (0, 0), (0, 0)))
+  out = 0.0
+  for i in range(kh):
+    for j in range(kw):
+      y, x = i * dilation, j * dilation
+      out = out + taps[:, y:y + out_res, x:x + out_res, i, j]
+  return out
+
+
+def concat_maps(features: Sequence[jax.Array], out_res: int,
+                interpolation: Interpolation = 'nearest') -> jax.Array:
+  """The reference's pixel features: every layer upsampled and concatenated.
+
+  [N, R, R, sum c_l]. Only for small models, tests and the benchmark's
+  reference path; the heads use `embed_maps` / `conv_maps` instead.
+  """
+  return jnp.concatenate([_upsample(f, out_res, interpolation)
+                          for f in features], axis=-1)
+
+
+def naive_conv_maps(
+    features: Sequence[jax.Array],
+    kernel: jax.Array,
+    out_res: int,
+    dilation: int = 1,
+    interpolation: Interpolation = 'nearest',
+) -> jax.Array:
+  """Reference path of `conv_maps`: concatenate, then one lax convolution."""
+  x = concat_maps(features, out_res, interpolation)
+  kh, kw = kernel.shape[:2]
+  pad = [(dilation * (kh // 2),) * 2, (dilation * (kw // 2),) * 2]
+  return jax.lax.conv_general_dilated(
+      x, kernel, (1, 1), pad, rhs_dilation=(dilation, dilation),
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+
 def naive_embed_maps(
     features: Sequence[jax.Array],
     kernel: jax.Array,
@@ -186,5 +280,4 @@ def naive_embed_maps(
   This is what the paper's code does; it materialises [N, R, R, sum c_l].
   Used by tests and the benchmark only.
   """
-  ups = [_upsample(f, out_res, interpolation) for f in features]
-  return jnp.concatenate(ups, axis=-1) @ kernel
+  return concat_maps(features, out_res, interpolation) @ kernel

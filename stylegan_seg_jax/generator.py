@@ -26,7 +26,7 @@ import json
 import math
 import os
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import flax.linen as nn
@@ -48,9 +48,15 @@ __all__ = [
     'save',
     'truncate',
     'prune_to_resolution',
+    'z_from_seeds',
+    'TOY_GENERATOR_DIR',
 ]
 
 NoiseMode = Literal['const', 'random', 'none']
+
+# The built-in toy generator's weights (`stylegan_seg_jax.toy`); `load('toy')`.
+TOY_GENERATOR_DIR = (pathlib.Path(__file__).parent / 'assets' /
+                     'toy_faces_generator')
 
 CONFIG_FILE = 'generator.json'
 VARIABLES_DIR = 'variables'
@@ -192,6 +198,32 @@ def truncate(
     rows = jnp.arange(ws.shape[1])[None, :, None] < cutoff
     out = jnp.where(rows, out, ws)
   return out
+
+
+def z_from_seeds(seeds: Sequence[int], z_dim: int) -> np.ndarray:
+  """The project's seed convention for input latents.
+
+  Each seed gives z = numpy.random.default_rng(seed).standard_normal(z_dim),
+  so a seed names the same sample on any machine and in any batch.
+
+  Args:
+    seeds: non-negative integer seeds.
+    z_dim: size of each latent.
+
+  Returns:
+    z [len(seeds), z_dim] float32.
+
+  Raises:
+    ValueError: a negative seed.
+  """
+  seeds = [int(s) for s in seeds]
+  bad = [s for s in seeds if s < 0]
+  if bad:
+    raise ValueError(f'seeds must be non-negative, got {bad[0]}')
+  if not seeds:
+    return np.zeros((0, z_dim), np.float32)
+  return np.stack([np.random.default_rng(s).standard_normal(z_dim)
+                   for s in seeds]).astype(np.float32)
 
 
 def _normal_init(scale: float = 1.0):
@@ -528,10 +560,11 @@ def save(path: str | os.PathLike[str], config: GeneratorConfig,
 
 def load(path: str | os.PathLike[str],
          resolution: int | None = None) -> Generator:
-  """Loads a converted-checkpoint directory.
+  """Loads a converted-checkpoint directory (or 'toy', the shipped one).
 
   Args:
-    path: directory written by `convert_weights.py` or `save`.
+    path: directory written by `convert_weights.py` or `save`, or 'toy' for
+      the project's built-in toy generator (`TOY_GENERATOR_DIR`).
     resolution: run only the blocks up to this resolution (<= the
       checkpoint's); the image is then that block's skip-RGB output, as the
       paper's code does with the 1024 FFHQ model at 256.
@@ -543,7 +576,7 @@ def load(path: str | os.PathLike[str],
     FileNotFoundError: not a converted-checkpoint directory.
     ValueError: bad resolution or unsupported format version.
   """
-  path = pathlib.Path(path)
+  path = TOY_GENERATOR_DIR if os.fspath(path) == 'toy' else pathlib.Path(path)
   cfg_file = path / CONFIG_FILE
   if not cfg_file.is_file():
     raise FileNotFoundError(

@@ -29,7 +29,7 @@ from ott.solvers.linear import sinkhorn
 
 from stylegan_seg_jax import features as feat_lib
 
-__all__ = ['HeadKind', 'Marginals', 'ProjectionHead', 'Prototypes',
+__all__ = ['HeadKind', 'Marginals', 'torch_default_init', 'ProjectionHead', 'Prototypes',
            'normalize_prototypes', 'scores', 'score_factors',
            'sinkhorn_potential', 'codes_from_potential', 'sinkhorn_codes',
            'image_marginals', 'swapped_loss', 'chunked_swapped_loss']
@@ -38,7 +38,7 @@ HeadKind = Literal['linear', '1-layer', '2-layer']
 Marginals = Literal['uniform', 'image']
 
 
-def _torch_linear_init(fan_in: int):
+def torch_default_init(fan_in: int):
   """PyTorch's default Linear init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
   bound = 1.0 / float(fan_in) ** 0.5
 
@@ -77,13 +77,13 @@ class ProjectionHead(nn.Module):
 
   def setup(self):
     fan_in = sum(self.channels)
-    self.kernel = self.param('kernel', _torch_linear_init(fan_in),
+    self.kernel = self.param('kernel', torch_default_init(fan_in),
                              (fan_in, self.dim))
     if self.kind == '2-layer':
       self.bn1 = nn.BatchNorm(axis_name=self.axis_name, momentum=0.9,
                               epsilon=1e-5)
       self.fc2 = nn.Dense(self.dim, use_bias=False,
-                          kernel_init=_torch_linear_init(self.dim))
+                          kernel_init=torch_default_init(self.dim))
       self.bn2 = nn.BatchNorm(axis_name=self.axis_name, momentum=0.9,
                               epsilon=1e-5)
 
@@ -129,9 +129,9 @@ class Prototypes(nn.Module):
   @nn.compact
   def __call__(self, e: jax.Array) -> jax.Array:
     dim = e.shape[-1]
-    kernel = self.param('kernel', _torch_linear_init(dim),
+    kernel = self.param('kernel', torch_default_init(dim),
                         (dim, self.num_prototypes))
-    bias = self.param('bias', _torch_linear_init(dim), (self.num_prototypes,))
+    bias = self.param('bias', torch_default_init(dim), (self.num_prototypes,))
     return e @ kernel + bias
 
 

@@ -46,7 +46,7 @@ TEST_SEEDS = range(1_000_000, 1_000_256)
 EVAL_SEEDS = range(2_000_000, 2_000_256)
 
 # The shipped weights (converted-checkpoint layout).
-GENERATOR_DIR = pathlib.Path(__file__).parent / 'assets' / 'toy_faces_generator'
+GENERATOR_DIR = gen_lib.TOY_GENERATOR_DIR
 
 # A pixel's colour "stays near" the rendered one when every channel is within
 # this distance (in [0, 1] units, i.e. 25.5 / 255).
@@ -54,9 +54,8 @@ COLOUR_TOLERANCE = 0.1
 
 
 def latents(seeds: Sequence[int]) -> np.ndarray:
-  """z [len(seeds), Z_DIM] float32, one standard-normal draw per seed."""
-  return np.stack([np.random.default_rng(int(s)).standard_normal(Z_DIM)
-                   for s in seeds]).astype(np.float32)
+  """z [len(seeds), Z_DIM] float32: `generator.z_from_seeds(seeds, Z_DIM)`."""
+  return gen_lib.z_from_seeds(seeds, Z_DIM)
 
 
 @jax.jit

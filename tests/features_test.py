@@ -66,3 +66,22 @@ def test_channel_slices():
   assert feat_lib.channel_slices([3, 2]) == [slice(0, 3), slice(3, 5)]
   coords = feat_lib.grid_coords(3)
   assert coords.shape == (9, 2) and coords[5].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize('interp,dilation', [('nearest', 1), ('nearest', 2),
+                                             ('bilinear', 4)])
+def test_lean_conv_equals_conv_of_concat(feats, interp, dilation):
+  maps, _ = feats
+  kernel = jax.random.normal(jax.random.key(3),
+                             (3, 3, sum(c for _, c in SHAPES), 5))
+  lean = feat_lib.conv_maps(maps, kernel, RES, dilation, interp)
+  naive = feat_lib.naive_conv_maps(maps, kernel, RES, dilation, interp)
+  assert lean.shape == (2, RES, RES, 5)
+  np.testing.assert_allclose(lean, naive, atol=1e-4)
+  # And the naive path is torch's Conv2d(padding=dilation) on the concat.
+  x = np.array(feat_lib.concat_maps(maps, RES, interp)).transpose(0, 3, 1, 2)
+  w = torch.from_numpy(np.array(kernel).transpose(3, 2, 0, 1).copy())
+  want = torch.nn.functional.conv2d(torch.from_numpy(x), w,
+                                    padding=dilation, dilation=dilation)
+  np.testing.assert_allclose(naive, want.permute(0, 2, 3, 1).numpy(),
+                             atol=1e-4)

@@ -1,0 +1,180 @@
+"""The one-shot stage: fit each method's head on ONE labelled generated image.
+
+The same trainer for every method (METHOD.md §7.2): pixel cross-entropy,
+Adam (lr 1e-3, betas 0.9 / 0.99, eps 1e-8), `oneshot.num_steps` (200)
+full-image steps on the single example, no augmentation. The frozen
+generator runs once on the example; the head input (SwAV embedding, raw
+features or cluster maps) is computed once and reused by every step.
+
+State per method: `OneShotState` (head variables, optimiser state and the
+method's frozen inputs, so that a checkpoint is self-contained), saved under
+`WORKDIR/oneshot/<method>/checkpoints`.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from stylegan_seg_jax import checkpoint
+from stylegan_seg_jax import experiment_data
+from stylegan_seg_jax import generator as gen_lib
+from stylegan_seg_jax import segmenters
+from stylegan_seg_jax import swav_stage
+
+__all__ = ['OneShotState', 'make_optimizer', 'Prepared', 'prepare',
+           'make_step', 'restore', 'method_dir']
+
+
+@flax.struct.dataclass
+class OneShotState:
+  """Trainable head state plus the method's frozen inputs."""
+
+  step: jax.Array
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+  frozen: Any
+
+
+def method_dir(workdir: str | pathlib.Path, name: str) -> pathlib.Path:
+  return pathlib.Path(workdir) / 'oneshot' / name
+
+
+def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """Adam as torch.optim.Adam (L2 weight decay added to the gradient)."""
+  o = config.oneshot
+  adam = optax.adam(o.lr, b1=o.b1, b2=o.b2, eps=1e-8)
+  if o.weight_decay:
+    return optax.chain(optax.add_decayed_weights(o.weight_decay), adam)
+  return adam
+
+
+def _swav_frozen(config, workdir, gen) -> dict[str, Any]:
+  """The SwAV stage's trained head, restored from the workdir."""
+  model = swav_stage.SwAVModel(config, gen.config)
+  tx = swav_stage.make_optimizer(config)
+  abstract = jax.eval_shape(
+      lambda: swav_stage.init_state(model, tx, jax.random.key(0)))
+  restored = checkpoint.restore_latest(
+      pathlib.Path(workdir) / 'swav' / 'checkpoints', abstract)
+  if restored is None:
+    raise ValueError(f"method 'ours' needs a trained SwAV stage in {workdir} "
+                     "(run the training binary with --config.stage=swav first)")
+  state = restored[1]
+  return model, {'params': state.params['head'],
+                 'batch_stats': state.batch_stats}
+
+
+class Prepared:
+  """A method ready to train or evaluate: its segmenter and frozen inputs."""
+
+  def __init__(self, segmenter: segmenters.Segmenter, frozen: Any):
+    self.segmenter = segmenter
+    self.frozen = frozen
+
+
+def prepare(name: str, config: ml_collections.ConfigDict, workdir: str,
+            gen: gen_lib.Generator, num_classes: int,
+            example=None, abstract: bool = False) -> Prepared:
+  """Builds method `name` and its frozen inputs.
+
+  Args:
+    name: one of `segmenters.METHODS`.
+    config: experiment config.
+    workdir: run directory (the SwAV stage lives there).
+    gen: the frozen generator.
+    num_classes: C.
+    example: the one-shot example (`hfc_kmeans` clusters its latent).
+    abstract: build only the shapes of the frozen inputs (for restoring).
+
+  Returns:
+    The prepared method.
+  """
+  swav_model = None
+  frozen: Any = {}
+  if name == 'ours':
+    swav_model, frozen = _swav_frozen(config, workdir, gen)
+  seg = segmenters.build(name, config, gen.config, num_classes, swav_model)
+  if name == 'hfc_kmeans':
+    if example is None:
+      w = jnp.zeros((gen.config.w_dim,))
+      psi = 1.0
+    else:
+      w, psi = jnp.asarray(example.w), example.psi
+    fit = lambda: {'centres': segmenters.fit_hfc_centres(
+        gen, w, psi, config, jax.random.key(config.seed))}
+    frozen = jax.eval_shape(fit) if abstract else fit()
+  return Prepared(seg, frozen)
+
+
+def example_input(prepared: Prepared, gen: gen_lib.Generator,
+                  example) -> Any:
+  """The head input of the one-shot example (one generator pass)."""
+  ws = experiment_data.synthesis_ws(gen, example.w[None], example.psi)
+  _, feats = gen.synthesis(ws)
+  return jax.jit(prepared.segmenter.make_input)(prepared.frozen, feats)
+
+
+def init_state(prepared: Prepared, tx: optax.GradientTransformation,
+               x: Any, key: jax.Array) -> OneShotState:
+  variables = prepared.segmenter.init(key, x)
+  return OneShotState(step=jnp.zeros((), jnp.int32),
+                      params=variables['params'],
+                      batch_stats=variables['batch_stats'],
+                      opt_state=tx.init(variables['params']),
+                      frozen=prepared.frozen)
+
+
+def make_step(segmenter: segmenters.Segmenter,
+              tx: optax.GradientTransformation):
+  """Jitted `step(state, x, labels) -> (state, metrics)`."""
+
+  def step(state: OneShotState, x, labels):
+    (loss, stats), grads = jax.value_and_grad(
+        segmenter.loss, has_aux=True)(state.params, state.batch_stats, x,
+                                      labels)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    pred, _ = segmenter.predict({'params': state.params,
+                                 'batch_stats': stats}, x)
+    metrics = {'loss': loss, 'grad_norm': optax.tree.norm(grads),
+               'pixel_acc': jnp.mean(pred == labels)}
+    return state.replace(step=state.step + 1, params=params,
+                         batch_stats=stats, opt_state=opt_state), metrics
+
+  return jax.jit(step, donate_argnums=(0,))
+
+
+def restore(name: str, config: ml_collections.ConfigDict, workdir: str,
+            gen: gen_lib.Generator, num_classes: int
+            ) -> tuple[Prepared, OneShotState]:
+  """The newest trained state of method `name` in the workdir.
+
+  Raises:
+    ValueError: the method has not been trained there.
+  """
+  prepared = prepare(name, config, workdir, gen, num_classes, abstract=True)
+  tx = make_optimizer(config)
+  feats = [jax.ShapeDtypeStruct((1, r, r, c), jnp.float32)
+           for r, c in gen.config.feature_shapes()]
+
+  def fresh(frozen, feats):
+    p = Prepared(prepared.segmenter, frozen)
+    x = prepared.segmenter.make_input(frozen, feats)
+    return init_state(p, tx, x, jax.random.key(0))
+  abstract = jax.eval_shape(fresh, prepared.frozen, feats)
+  restored = checkpoint.restore_latest(
+      method_dir(workdir, name) / 'checkpoints', abstract)
+  if restored is None:
+    raise ValueError(f'method {name!r} has no checkpoint in {workdir} (run '
+                     'the training binary with --config.stage=oneshot)')
+  state = restored[1]
+  prepared.frozen = state.frozen
+  return prepared, state
