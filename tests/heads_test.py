@@ -21,7 +21,7 @@ def _torch_conv_head(params, plan):
     conv = torch.nn.Conv2d(k.shape[2], cout, 3, padding=dilation,
                            dilation=dilation)
     conv.weight.data = torch.from_numpy(k.transpose(3, 2, 0, 1).copy())
-    conv.bias.data = torch.from_numpy(np.asarray(params[f'conv{i}_bias']))
+    conv.bias.data = torch.from_numpy(np.array(params[f'conv{i}_bias']))
     layers.append(conv)
     if i < len(plan) - 1:
       layers.append(torch.nn.LeakyReLU(0.2))
