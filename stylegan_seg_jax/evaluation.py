@@ -61,7 +61,7 @@ def evaluate_method(prepared: oneshot_stage.Prepared, state: Any,
   if mesh.size == 1:
     mesh = None
   fn = segmentation.make_segment_fn(gen, prepared.segmenter, mesh)
-  ws = np.asarray(experiment_data.synthesis_ws(gen, test.w, test.psi))
+  ws = np.asarray(gen.truncate(test.w, test.psi))
   variables = {'params': state.params, 'batch_stats': state.batch_stats}
   images, labels, unc, seconds = segmentation.segment_all(
       fn, gen.params, variables, prepared.frozen, ws, batch_size,

@@ -15,8 +15,8 @@ code's `latents.pt` / `labels.pt`) or 'toy', the shipped generator's test set
 * a path to an example written by `label import`.
 
 Latents are stored untruncated with the truncation psi they are meant for
-(dataset metadata `truncation_psi`, or the example's `psi`); `synthesis_ws`
-applies it with the generator's w_avg.
+(dataset metadata `truncation_psi`, or the example's `psi`);
+`Generator.truncate` applies it with the generator's w_avg.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ import numpy as np
 from stylegan_seg_jax import generator as gen_lib
 from stylegan_seg_jax import labelled_set
 
-__all__ = ['TestSet', 'load_test_set', 'load_oneshot', 'synthesis_ws',
-           'toy_test_set_dir']
+__all__ = ['TestSet', 'load_test_set', 'load_oneshot', 'toy_test_set_dir']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,12 +58,6 @@ class TestSet:
 
   def __len__(self) -> int:
     return len(self.masks)
-
-
-def synthesis_ws(gen: gen_lib.Generator, w, psi: float) -> jnp.ndarray:
-  """The generator input: w truncated towards the generator's w_avg."""
-  w_avg = gen.params['buffers']['mapping']['w_avg']
-  return gen_lib.truncate(jnp.asarray(w, jnp.float32), w_avg, psi)
 
 
 def toy_test_set_dir(workdir: str | pathlib.Path) -> pathlib.Path:

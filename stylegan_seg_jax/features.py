@@ -33,7 +33,7 @@ import numpy as np
 
 __all__ = ['Interpolation', 'channel_slices', 'grid_coords', 'embed_pixels',
            'embed_maps', 'naive_embed_maps', 'squared_norms', 'conv_maps',
-           'naive_conv_maps', 'concat_maps']
+           'naive_conv_maps', 'conv_same', 'concat_maps']
 
 Interpolation = Literal['nearest', 'bilinear']
 
@@ -261,7 +261,13 @@ def naive_conv_maps(
     interpolation: Interpolation = 'nearest',
 ) -> jax.Array:
   """Reference path of `conv_maps`: concatenate, then one lax convolution."""
-  x = concat_maps(features, out_res, interpolation)
+  return conv_same(concat_maps(features, out_res, interpolation), kernel,
+                   dilation)
+
+
+def conv_same(x: jax.Array, kernel: jax.Array, dilation: int = 1) -> jax.Array:
+  """Dilated conv of x [N, H, W, C] with kernel [k, k, C, O], zero padding
+  dilation * (k // 2) (torch's Conv2d(padding=dilation) for k = 3)."""
   kh, kw = kernel.shape[:2]
   pad = [(dilation * (kh // 2),) * 2, (dilation * (kw // 2),) * 2]
   return jax.lax.conv_general_dilated(

@@ -469,6 +469,15 @@ class Generator:
     return _map(self.module, self.params, jnp.asarray(z, jnp.float32),
                 jnp.float32(psi), cutoff)
 
+  def truncate(self, w: jax.Array, psi: float) -> jax.Array:
+    """w_avg + psi (w - w_avg) of untruncated w [N, w_dim] or W+.
+
+    Uses the generator's stored w_avg (the one truncation every component
+    shares).
+    """
+    return truncate(jnp.asarray(w, jnp.float32),
+                    self.params['buffers']['mapping']['w_avg'], psi)
+
   def synthesis(
       self,
       ws: jax.Array,

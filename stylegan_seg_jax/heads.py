@@ -122,10 +122,7 @@ class ConvHead(nn.Module):
         x = feat_lib.conv_maps(x, kernel, self.out_res, dilation,
                                self.interpolation)
       else:
-        x = jax.lax.conv_general_dilated(
-            x, kernel, (1, 1), [(dilation, dilation)] * 2,
-            rhs_dilation=(dilation, dilation),
-            dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+        x = feat_lib.conv_same(x, kernel, dilation)
       x = x + bias
       if i < len(plan) - 1:
         x = jax.nn.leaky_relu(x, 0.2)

@@ -127,11 +127,10 @@ def render(gen: gen_lib.Generator, w: np.ndarray, psi: float,
   Returns:
     The images with the stored ('const') noise, in [0, 255].
   """
-  w_avg = gen.params['buffers']['mapping']['w_avg']
   out = []
   for i in range(0, len(w), batch):
-    ws = gen_lib.truncate(np.asarray(w[i:i + batch], np.float32), w_avg, psi)
-    img, _ = gen.synthesis(ws, noise_mode='const')
+    img, _ = gen.synthesis(gen.truncate(w[i:i + batch], psi),
+                           noise_mode='const')
     img = np.asarray(img)
     if img.shape[-1] == 1:
       img = np.repeat(img, 3, axis=-1)

@@ -23,7 +23,6 @@ import ml_collections
 import optax
 
 from stylegan_seg_jax import checkpoint
-from stylegan_seg_jax import experiment_data
 from stylegan_seg_jax import generator as gen_lib
 from stylegan_seg_jax import segmenters
 from stylegan_seg_jax import swav_stage
@@ -56,12 +55,19 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
   return adam
 
 
-def _swav_frozen(config, workdir, gen) -> dict[str, Any]:
-  """The SwAV stage's trained head, restored from the workdir."""
+def _swav_frozen(config, workdir, gen, abstract_only: bool = False):
+  """(SwAV model, its trained head restored from the workdir).
+
+  With `abstract_only`, the head's shapes (a one-shot checkpoint carries its
+  own copy of the head it was trained on).
+  """
   model = swav_stage.SwAVModel(config, gen.config)
   tx = swav_stage.make_optimizer(config)
   abstract = jax.eval_shape(
       lambda: swav_stage.init_state(model, tx, jax.random.key(0)))
+  if abstract_only:
+    return model, {'params': abstract.params['head'],
+                   'batch_stats': abstract.batch_stats}
   restored = checkpoint.restore_latest(
       pathlib.Path(workdir) / 'swav' / 'checkpoints', abstract)
   if restored is None:
@@ -100,7 +106,7 @@ def prepare(name: str, config: ml_collections.ConfigDict, workdir: str,
   swav_model = None
   frozen: Any = {}
   if name == 'ours':
-    swav_model, frozen = _swav_frozen(config, workdir, gen)
+    swav_model, frozen = _swav_frozen(config, workdir, gen, abstract)
   seg = segmenters.build(name, config, gen.config, num_classes, swav_model)
   if name == 'hfc_kmeans':
     if example is None:
@@ -117,7 +123,7 @@ def prepare(name: str, config: ml_collections.ConfigDict, workdir: str,
 def example_input(prepared: Prepared, gen: gen_lib.Generator,
                   example) -> Any:
   """The head input of the one-shot example (one generator pass)."""
-  ws = experiment_data.synthesis_ws(gen, example.w[None], example.psi)
+  ws = gen.truncate(example.w[None], example.psi)
   _, feats = gen.synthesis(ws)
   return jax.jit(prepared.segmenter.make_input)(prepared.frozen, feats)
 

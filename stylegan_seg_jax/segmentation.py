@@ -82,9 +82,9 @@ def segment_all(fn: Callable[..., Any], gen_vars: Any, variables: Any,
   """
   batch_size = -(-batch_size // num_devices) * num_devices
   n = len(ws)
-  pad = lambda a: np.concatenate(
-      [a, np.repeat(a[-1:], batch_size - len(a), 0)]) if len(a) < batch_size \
-      else a
+
+  def pad(a):  # repeat the last latent up to a full batch
+    return np.concatenate([a, np.repeat(a[-1:], batch_size - len(a), 0)])
   jax.block_until_ready(fn(gen_vars, variables, frozen,
                            jnp.asarray(pad(ws[:batch_size]))))
   outs = []
