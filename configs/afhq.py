@@ -15,4 +15,6 @@ def get_config():
   c.generator_dir = 'afhq'
   c.resolution = 256
   c.swav.num_prototypes = 8000
+  # One labelled sample from `label export` / `label import`; no test set.
+  common.add_oneshot(c, oneshot='labels/afhq_example.npz', test_set='')
   return c

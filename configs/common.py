@@ -56,11 +56,18 @@ def swav_config() -> ml_collections.ConfigDict:
   return c
 
 
-def add_oneshot(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+def add_oneshot(c: ml_collections.ConfigDict, *, oneshot: str = 'toy_seed:0',
+                test_set: str = 'toy') -> ml_collections.ConfigDict:
   """Adds the one-shot stage, the baselines, the data and the evaluation.
 
   Every value is the reference's (METHOD.md §7, §8, §11) unless marked as a
   corrected default; `reference_*` switches restore the released behaviour.
+
+  Args:
+    c: the config to extend.
+    oneshot: default `data.oneshot` (real domains: the file `label import`
+      writes).
+    test_set: default `data.test_set` ('' = none: evaluation needs one).
   """
   c.oneshot = ml_collections.ConfigDict()
   # Methods trained by the `oneshot` stage and scored by the evaluator.
@@ -78,6 +85,10 @@ def add_oneshot(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
   c.baselines = ml_collections.ConfigDict()
   c.baselines.repurposegan_head = 'XS'
+  # Upsampling of the raw generator maps fed to RepurposeGAN and DatasetGAN
+  # ('nearest' = the reference's; 'bilinear' matches swav.interpolation
+  # = 'bilinear' for a like-for-like comparison).
+  c.baselines.interpolation = 'nearest'
   c.baselines.datasetgan_members = 10
   c.baselines.hfc_blocks = 5
   c.baselines.hfc_clusters = (4, 8, 16, 32, 64)
@@ -87,16 +98,27 @@ def add_oneshot(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.baselines.kmeans_inits = 3
 
   c.data = ml_collections.ConfigDict()
-  # Labelled test set: a TFDS directory (labelled_set / label import_reference)
-  # or 'toy' (the shipped generator's test set, built under the workdir).
-  c.data.test_set = 'toy'
+  # Labelled test set: a TFDS directory (labelled_set / label import_reference),
+  # 'toy' (the shipped generator's test set, built under the workdir) or ''
+  # (none; training and dataset generation need none).
+  c.data.test_set = test_set
   # The one labelled example: 'index:N' or 'seed:N' (taken from the test set
   # and excluded from it), 'toy_seed:N' (toy ground truth of a one-shot
   # seed), or a path to an example written by `label import`.
-  c.data.oneshot = 'toy_seed:0'
+  c.data.oneshot = oneshot
   c.data.num_test = -1               # -1 = all (the reference evaluates 10)
 
   c.eval = ml_collections.ConfigDict()
   c.eval.batch_size = 8              # images per segmentation call
   c.eval.num_overlays = 8            # images in each overlay grid
+
+  # Annotated dataset generation (python -m stylegan_seg_jax.generate).
+  c.generate = ml_collections.ConfigDict()
+  c.generate.method = 'ours'         # any trained method of oneshot.methods
+  c.generate.seed_start = 0          # seeds seed_start .. seed_start + N - 1
+  c.generate.shard_size = 256        # seeds per ArrayRecord shard
+  c.generate.batch_size = 16         # images per segmentation call
+  # Truncation of the generated samples (None = views.psi).
+  c.generate.psi = ml_collections.config_dict.placeholder(float)
+  c.generate.drop_uncertain = 0.0    # drop this most-uncertain share per shard
   return c

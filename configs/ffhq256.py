@@ -18,4 +18,6 @@ def get_config():
   c = common.swav_config()
   c.generator_dir = 'ffhq'
   c.resolution = 256
+  # One labelled sample from `label export` / `label import`; no test set.
+  common.add_oneshot(c, oneshot='labels/ffhq_example.npz', test_set='')
   return c

@@ -18,4 +18,6 @@ def get_config():
   c.resolution = 256
   c.swav.num_prototypes = 4000
   c.swav.epsilon = 0.01
+  # One labelled sample from `label export` / `label import`; no test set.
+  common.add_oneshot(c, oneshot='labels/lsun_car_example.npz', test_set='')
   return c

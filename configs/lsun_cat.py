@@ -16,4 +16,6 @@ def get_config():
   c.resolution = 256
   c.swav.epsilon = 0.003
   c.swav.marginals = 'image'
+  # One labelled sample from `label export` / `label import`; no test set.
+  common.add_oneshot(c, oneshot='labels/lsun_cat_example.npz', test_set='')
   return c

@@ -16,4 +16,6 @@ def get_config():
   c.resolution = 256
   c.num_steps = 50
   c.swav.epsilon = 0.003
+  # One labelled sample from `label export` / `label import`; no test set.
+  common.add_oneshot(c, oneshot='labels/lsun_horse_example.npz', test_set='')
   return c

@@ -8,7 +8,10 @@
 The reference settings scaled to a 64x64 image (4096 pixels): 5 patches of
 2000 pixels, K = 500 (the reference's 4 sampled pixels per prototype), W+
 blocks 0..3 resampled (the last two rows never are, as in the reference),
-and psi = 1: the toy ground truth holds only for untruncated samples. The
+psi = 1: the toy ground truth holds only for untruncated samples, and
+bilinear feature upsampling (the reference upsamples nearest; at 64x64 the
+4x4..16x16 maps then become blocks of 16..4 pixels, and bilinear raised our
+mIoU from 0.66 to 0.72 over toy one-shot seeds 0-2, see README). The
 one-shot stage fits ours and every baseline on the toy ground truth of seed
 0 (`data.oneshot='toy_seed:0'`) and the evaluator scores them on the 256
 toy test samples.
@@ -25,6 +28,7 @@ def get_config():
   c.swav.dim = 512
   c.swav.num_prototypes = 500
   c.swav.patch_size = 2000
+  c.swav.interpolation = 'bilinear'
   c.views.n_layers = 4
   c.views.psi = 1.0
   common.add_oneshot(c)

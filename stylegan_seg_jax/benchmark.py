@@ -26,6 +26,14 @@ re-creation of the reference inference path (a second generator pass, the
 5376-channel concat, the projection, the head), (d) the DatasetGAN ensemble
 (10 MLPs, lean first layer); one process, same batch.
 
+  python -m stylegan_seg_jax.benchmark pipeline [--resolution=256 --batch=16
+      --swav_steps=10 --oneshot_steps=200 --num_samples=256]
+
+`pipeline`: wall time of each stage of the main job (SwAV with the
+reference settings, the one-shot head, dataset generation) through the real
+entry points, on a random config-f generator saved as `convert_weights.py`
+leaves it and a synthetic labelled example.
+
 `swav`: one SwAV training step at 256 config-f (random weights, 13 layers =
 5376 channels, K = 5000, 5 x 20000 pixels, one image as in the reference,
 1 device) with the lean per-layer
@@ -50,6 +58,9 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer('batch', 4, 'Images per forward pass.')
 flags.DEFINE_integer('repeats', 5, 'Timed repeats after one warm-up call.')
 flags.DEFINE_integer('resolution', 256, 'Generator resolution.')
+flags.DEFINE_integer('swav_steps', 10, 'pipeline: SwAV steps.')
+flags.DEFINE_integer('oneshot_steps', 200, 'pipeline: one-shot steps.')
+flags.DEFINE_integer('num_samples', 256, 'pipeline: generated samples.')
 flags.DEFINE_integer('channel_multiplier', 2, 'rosinality channel multiplier '
                      '(2 = config-f; NVIDIA channel_base = 16384 * cm).')
 flags.DEFINE_list('references', ['nvidia', 'rosinality'],
@@ -390,9 +401,86 @@ def format_segment(rows: list[dict[str, object]]) -> str:
   return '\n'.join(lines)
 
 
+def pipeline_benchmark(resolution: int, cm: int, swav_steps: int,
+                       oneshot_steps: int, num_samples: int, batch: int,
+                       seed: int = 0) -> list[dict[str, object]]:
+  """Wall time of each stage of the main job on a random generator.
+
+  Runs the real entry points in a scratch directory: `generator.save` (as
+  `convert_weights.py` would leave it), the SwAV stage with the reference
+  settings, the one-shot stage (ours) on a synthetic labelled example (8
+  horizontal bands), and `generate` of `num_samples` samples.
+  """
+  import json  # pylint: disable=g-import-not-at-top
+  import pathlib  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from configs import common  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import generate  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import generator as gen_lib  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import labelled_set  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import train  # pylint: disable=g-import-not-at-top
+
+  gcfg = gen_lib.GeneratorConfig(
+      resolution=resolution,
+      channels=tuple(gen_lib.rosinality_channels(resolution, cm).items()))
+  gen = gen_lib.init(gcfg, jax.random.key(seed))
+  rows = []
+  with tempfile.TemporaryDirectory() as tmp:
+    tmp = pathlib.Path(tmp)
+    gen_lib.save(tmp / 'generator', gcfg, gen.params, {'source': 'random'})
+    w = np.asarray(gen.mapping(gen_lib.z_from_seeds([0], gcfg.z_dim)))[0]
+    bands = (np.arange(resolution) * 8 // resolution).astype(np.uint8)
+    labelled_set.save_example(tmp / 'example.npz', labelled_set.OneShotExample(
+        w=w, psi=1.0, mask=np.repeat(bands[:, None], resolution, 1),
+        class_names=tuple(f'class{i}' for i in range(8)), seed=0))
+    config = common.swav_config()
+    common.add_oneshot(config)
+    config.update_from_flattened_dict({
+        'generator_dir': str(tmp / 'generator'), 'num_steps': swav_steps,
+        'checkpoint_every': swav_steps, 'oneshot.methods': ('ours',),
+        'oneshot.num_steps': oneshot_steps,
+        'data.oneshot': str(tmp / 'example.npz'),
+        'generate.batch_size': batch, 'generate.psi': 0.7})
+    workdir = str(tmp / 'run')
+    for stage, steps in (('swav', swav_steps), ('oneshot', oneshot_steps)):
+      config.stage = stage
+      t0 = time.perf_counter()
+      train.train_and_evaluate(config, workdir)
+      seconds = time.perf_counter() - t0
+      log = pathlib.Path(workdir) / stage
+      if stage == 'oneshot':
+        log = log / 'ours'
+      lines = [json.loads(l) for l in (log / 'metrics.jsonl').open()]
+      # steps_per_s is cumulative since the first step: elapsed = step / sps.
+      elapsed = {l['step']: l['step'] / l['steps_per_s'] for l in lines}
+      first, last = min(elapsed), max(elapsed)
+      step_s = ((elapsed[last] - elapsed[first]) / (last - first)
+                if last > first else float('nan'))
+      rows.append(dict(stage=f'{stage} ({steps} steps)', seconds=seconds,
+                       rate=f'{step_s:.3f} s/step after the first'))
+    t0 = time.perf_counter()
+    result = generate.generate(config, workdir, tmp / 'dataset', num_samples,
+                               show_progress=False)
+    rows.append(dict(stage=f'generate ({num_samples} samples, batch {batch})',
+                     seconds=time.perf_counter() - t0,
+                     rate=f'{result.images_per_s:.1f} images/s after the '
+                     'first batch'))
+  return rows
+
+
+def format_pipeline(rows: list[dict[str, object]]) -> str:
+  """Markdown table of `pipeline_benchmark` rows."""
+  lines = ['| stage | wall s (incl. compile) | steady rate |', '|---|---|---|']
+  lines += [f"| {r['stage']} | {r['seconds']:.1f} | {r['rate']} |"
+            for r in rows]
+  return '\n'.join(lines)
+
+
 def main(argv: list[str]) -> None:
   logging.set_verbosity(logging.WARNING)
-  commands = {'generator', 'parity', 'swav', 'segment'}
+  commands = {'generator', 'parity', 'swav', 'segment', 'pipeline'}
   if len(argv) != 2 or argv[1] not in commands:
     print(f'usage: python -m stylegan_seg_jax.benchmark '
           f'{{{",".join(sorted(commands))}}} [--flags]', file=sys.stderr)
@@ -415,6 +503,14 @@ def main(argv: list[str]) -> None:
     print(format_segment(segment_benchmark(
         FLAGS.resolution, FLAGS.channel_multiplier, FLAGS.batch,
         FLAGS.repeats)))
+    return
+  if argv[1] == 'pipeline':
+    print(f'{setup.split("; batch")[0]}; reference SwAV settings (K 5000, '
+          f'5 x 20000 pixels, 1 image per step); generate batch '
+          f'{FLAGS.batch}', flush=True)
+    print(format_pipeline(pipeline_benchmark(
+        FLAGS.resolution, FLAGS.channel_multiplier, FLAGS.swav_steps,
+        FLAGS.oneshot_steps, FLAGS.num_samples, FLAGS.batch)))
     return
   if argv[1] == 'parity':
     print(f'{setup}; psi 0.7, const noise, float32', flush=True)

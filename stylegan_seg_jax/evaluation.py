@@ -79,9 +79,8 @@ def evaluate_method(prepared: oneshot_stage.Prepared, state: Any,
 
 
 def _clip_unknown(labels: np.ndarray, num_classes: int) -> np.ndarray:
-  # Scored as background: the reference's argmax over unused logits lands on
-  # an index no ground-truth pixel has; background is the closest legal id.
-  return np.where(labels == 255, 0, labels).astype(np.int64)
+  return segmentation.unknown_as_background(labels, num_classes).astype(
+      np.int64)
 
 
 def markdown_table(results: Sequence[MethodResult]) -> str:

@@ -90,6 +90,10 @@ def load_test_set(config: ml_collections.ConfigDict,
       that is not in it.
   """
   src = config.data.test_set
+  if not src:
+    raise ValueError('data.test_set is not set: evaluation needs a labelled '
+                     "test set ('toy', or a TFDS directory from label "
+                     'import_reference)')
   directory = toy_test_set_dir(workdir) if src == 'toy' else pathlib.Path(src)
   if not (directory / 'dataset_info.json').is_file():
     raise ValueError(f'data.test_set {src}: no TFDS dataset there (expected '

@@ -50,11 +50,38 @@ from typing import Any
 import numpy as np
 import tensorflow_datasets as tfds
 
-__all__ = ['LabelledSamplesConfig', 'LabelledSamples', 'write', 'read',
+__all__ = ['features', 'LabelledSamplesConfig', 'LabelledSamples', 'write', 'read',
            'OneShotExample', 'save_example', 'load_example']
 
 VERSION = '1.0.0'
 ONE_SHOT_FORMAT = 'stylegan_seg_jax.one_shot_example.v1'
+
+
+def features(resolution: int, z_dim: int, w_shape: tuple[int, ...], *,
+             uncertainty: bool = False) -> tfds.features.FeaturesDict:
+  """The feature spec of a labelled-samples example (table above).
+
+  Args:
+    resolution: image and mask size R.
+    z_dim: size of `z`.
+    w_shape: shape of `w`.
+    uncertainty: add a float32 scalar `uncertainty` (datasets written by
+      `stylegan_seg_jax.generate`: the segmenter's per-image uncertainty).
+  """
+  r = resolution
+  zlib = tfds.features.Encoding.ZLIB
+  spec = {
+      'seed': tfds.features.Scalar(np.int64),
+      'z': tfds.features.Tensor(shape=(z_dim,), dtype=np.float32),
+      'w': tfds.features.Tensor(shape=tuple(w_shape), dtype=np.float32),
+      'mask': tfds.features.Tensor(shape=(r, r), dtype=np.uint8,
+                                   encoding=zlib),
+      'image': tfds.features.Tensor(shape=(r, r, 3), dtype=np.uint8,
+                                    encoding=zlib),
+  }
+  if uncertainty:
+    spec['uncertainty'] = tfds.features.Scalar(np.float32)
+  return tfds.features.FeaturesDict(spec)
 
 
 @dataclasses.dataclass(eq=False)
@@ -89,21 +116,10 @@ class LabelledSamples(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     cfg = self.builder_config
-    r = cfg.resolution
-    zlib = tfds.features.Encoding.ZLIB
     return tfds.core.DatasetInfo(
         builder=self,
         description=f'Labelled generator samples ({cfg.name}).',
-        features=tfds.features.FeaturesDict({
-            'seed': tfds.features.Scalar(np.int64),
-            'z': tfds.features.Tensor(shape=(cfg.z_dim,), dtype=np.float32),
-            'w': tfds.features.Tensor(shape=tuple(cfg.w_shape),
-                                      dtype=np.float32),
-            'mask': tfds.features.Tensor(shape=(r, r), dtype=np.uint8,
-                                         encoding=zlib),
-            'image': tfds.features.Tensor(shape=(r, r, 3), dtype=np.uint8,
-                                          encoding=zlib),
-        }),
+        features=features(cfg.resolution, cfg.z_dim, cfg.w_shape),
         metadata=tfds.core.MetadataDict(
             class_names=list(cfg.class_names), **dict(cfg.metadata)),
         disable_shuffling=True,  # examples stay in the order written

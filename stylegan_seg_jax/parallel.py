@@ -29,6 +29,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 __all__ = ['AXIS', 'DISTRIBUTED_ENV', 'maybe_initialize_distributed',
+           'define_distributed_flags',
            'make_mesh', 'replicate', 'shard_step', 'pmap_step',
            'pmap_replicate', 'device_index']
 
@@ -55,6 +56,29 @@ def maybe_initialize_distributed(requested: bool = False, **kwargs) -> bool:
   jax.distributed.initialize(**{k: v for k, v in kwargs.items()
                                 if v is not None})
   return True
+
+
+def define_distributed_flags() -> Callable[[], bool]:
+  """Defines the binaries' multi-host flags; returns their initialiser.
+
+  Flags: --distributed, --coordinator_address, --num_processes,
+  --process_id. Call the returned function first thing in `main`: it runs
+  `maybe_initialize_distributed` with the flag values.
+  """
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  distributed = flags.DEFINE_bool(
+      'distributed', False, 'Call jax.distributed.initialize() first '
+      f'(also enabled by {DISTRIBUTED_ENV}=1).')
+  coordinator = flags.DEFINE_string(
+      'coordinator_address', None, 'Multi-host: process 0 host:port '
+      '(auto-detected on Cloud TPU).')
+  num_processes = flags.DEFINE_integer('num_processes', None,
+                                       'Multi-host: number of processes.')
+  process_id = flags.DEFINE_integer('process_id', None,
+                                    'Multi-host: this process.')
+  return lambda: maybe_initialize_distributed(
+      distributed.value, coordinator_address=coordinator.value,
+      num_processes=num_processes.value, process_id=process_id.value)
 
 
 def make_mesh(devices: list[Any] | None = None) -> Mesh:

@@ -25,7 +25,7 @@ from stylegan_seg_jax import generator as gen_lib
 from stylegan_seg_jax import parallel
 from stylegan_seg_jax import segmenters
 
-__all__ = ['make_segment_fn', 'segment_all']
+__all__ = ['make_segment_fn', 'segment_all', 'unknown_as_background']
 
 
 def make_segment_fn(gen: gen_lib.Generator, segmenter: segmenters.Segmenter,
@@ -99,3 +99,14 @@ def segment_all(fn: Callable[..., Any], gen_vars: Any, variables: Any,
   seconds = time.perf_counter() - t0
   images, labels, unc = (np.concatenate(p) for p in zip(*outs))
   return images, labels, unc, seconds
+
+
+def unknown_as_background(labels: np.ndarray, num_classes: int) -> np.ndarray:
+  """uint8 class ids with every id >= num_classes set to 0 (background).
+
+  Reference XXS heads emit 12 logits; an argmax beyond the classes names no
+  class, and background is the closest legal id (the evaluator scores such
+  pixels, and the dataset generator stores them, as background).
+  """
+  labels = np.asarray(labels)
+  return np.where(labels < num_classes, labels, 0).astype(np.uint8)

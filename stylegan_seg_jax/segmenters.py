@@ -222,16 +222,19 @@ def build(name: str, config: ml_collections.ConfigDict,
       make = lambda frozen, feats: swav_model.embed_maps(
           {'head': frozen['params']}, frozen['batch_stats'], feats)
     return Segmenter(name, num_classes, head, make)
+  interp = b.interpolation  # raw-feature upsampling
   if name == 'repurposegan':
     return Segmenter(name, num_classes, heads.ConvHead(
-        num_classes, b.repurposegan_head, out_res=res), raw)
+        num_classes, b.repurposegan_head, out_res=res, interpolation=interp),
+                     raw)
   if name == 'datasetgan':
     return Segmenter(name, num_classes, heads.PixelMLP(
-        num_classes, datasetgan_init=False, out_res=res), raw)
+        num_classes, datasetgan_init=False, out_res=res,
+        interpolation=interp), raw)
   if name == 'datasetgan_ensemble':
     return Segmenter(name, num_classes, heads.PixelMLP(
-        num_classes, datasetgan_init=True, out_res=res), raw,
-                     members=int(b.datasetgan_members))
+        num_classes, datasetgan_init=True, out_res=res, interpolation=interp),
+                     raw, members=int(b.datasetgan_members))
   if name == 'hfc_kmeans':
     blocks = hfc_blocks(gen_config, b.hfc_blocks)
 

@@ -283,21 +283,10 @@ if __name__ == '__main__':
       'config', None, 'Experiment config file (configs/*.py).',
       lock_config=True)
   _WORKDIR = flags.DEFINE_string('workdir', None, 'Output directory.')
-  _DISTRIBUTED = flags.DEFINE_bool(
-      'distributed', False, 'Call jax.distributed.initialize() first '
-      f'(also enabled by {parallel.DISTRIBUTED_ENV}=1).')
-  _COORDINATOR = flags.DEFINE_string(
-      'coordinator_address', None, 'Multi-host: process 0 host:port '
-      '(auto-detected on Cloud TPU).')
-  _NUM_PROCESSES = flags.DEFINE_integer('num_processes', None,
-                                        'Multi-host: number of processes.')
-  _PROCESS_ID = flags.DEFINE_integer('process_id', None,
-                                     'Multi-host: this process.')
   flags.mark_flags_as_required(['config', 'workdir'])
+  _init_distributed = parallel.define_distributed_flags()
 
   def _main(argv):
-    parallel.maybe_initialize_distributed(
-        _DISTRIBUTED.value, coordinator_address=_COORDINATOR.value,
-        num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value)
+    _init_distributed()
     main(argv)
   app.run(_main)

@@ -19,15 +19,9 @@ def _config(**overrides):
   return config
 
 
-@pytest.fixture(scope='module')
-def workdir(tmp_path_factory):
-  """SwAV (6 steps), then every method's head; periodic eval at the end."""
-  wd = str(tmp_path_factory.mktemp('oneshot'))
-  train.train_and_evaluate(_config(), wd)
-  train.train_and_evaluate(_config(**{
-      'stage': 'oneshot', 'oneshot.num_steps': 12, 'oneshot.eval_every': 12,
-      'oneshot.checkpoint_every': 6}), wd)
-  return wd
+@pytest.fixture
+def workdir(tiny_workdir):
+  return tiny_workdir
 
 
 def test_heads_learn_the_example_and_eval_files_are_written(workdir):
