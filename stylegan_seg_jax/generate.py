@@ -225,8 +225,10 @@ def _finalize(out: pathlib.Path, plan: ShardPlan, settings: dict[str, Any],
   missing = [s for s in range(plan.num_shards)
              if not (out / plan.filename(s)).is_file()]
   if missing:
-    raise RuntimeError(f'{len(missing)} shard(s) missing in {out} (first: '
-                       f'{plan.filename(missing[0])}); rerun to complete them')
+    raise train.ConfigError(
+        f'{len(missing)} shard(s) missing in {out} (first: '
+        f'{plan.filename(missing[0])}; did another process fail?); rerun to '
+        'complete them')
   lengths, num_bytes = [], 0
   for s in range(plan.num_shards):
     path = out / plan.filename(s)
@@ -285,7 +287,8 @@ def generate(config: ml_collections.ConfigDict, workdir: str,
 
   Raises:
     train.ConfigError: bad settings, an untrained method, or an `out` that
-      holds something else (nothing is written then).
+      holds something else (nothing is written then); or, in process 0,
+      shards another process did not write.
   """
   g = config.generate
   if num_samples <= 0:
