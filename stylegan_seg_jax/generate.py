@@ -336,7 +336,7 @@ def generate(config: ml_collections.ConfigDict, workdir: str,
   batch = -(-g.batch_size // ndev) * ndev
   fn = segmentation.make_segment_fn(gen, prepared.segmenter, mesh)
   variables = {'params': state.params, 'batch_stats': state.batch_stats}
-  jobs = [(s, list(plan.seeds(s))[i:i + batch]) for s in todo
+  jobs = [(s, list(plan.seeds(s)[i:i + batch])) for s in todo
           for i in range(0, len(plan.seeds(s)), batch)]
 
   def dispatch(job):
