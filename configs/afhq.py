@@ -11,10 +11,13 @@ from configs import common
 
 
 def get_config():
-  c = common.swav_config()
+  c = common.base_config()
   c.generator_dir = 'afhq'
   c.resolution = 256
   c.swav.num_prototypes = 8000
   # One labelled sample from `label export` / `label import`; no test set.
-  common.add_oneshot(c, oneshot='labels/afhq_example.npz', test_set='')
+  c.data.oneshot = 'labels/afhq_example'
+  c.data.test_set = ''
+  c.data.class_names = ('background', 'head', 'neck', 'mouth', 'eye', 'nose',
+                        'ear')
   return c

@@ -15,9 +15,10 @@ from configs import common
 
 
 def get_config():
-  c = common.swav_config()
+  c = common.base_config()
   c.generator_dir = 'ffhq'
   c.resolution = 256
   # One labelled sample from `label export` / `label import`; no test set.
-  common.add_oneshot(c, oneshot='labels/ffhq_example.npz', test_set='')
+  c.data.oneshot = 'labels/ffhq_example'
+  c.data.test_set = ''
   return c

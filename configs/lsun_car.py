@@ -13,11 +13,14 @@ from configs import common
 
 
 def get_config():
-  c = common.swav_config()
+  c = common.base_config()
   c.generator_dir = 'lsun_car'
   c.resolution = 256
   c.swav.num_prototypes = 4000
   c.swav.epsilon = 0.01
   # One labelled sample from `label export` / `label import`; no test set.
-  common.add_oneshot(c, oneshot='labels/lsun_car_example.npz', test_set='')
+  c.data.oneshot = 'labels/lsun_car_example'
+  c.data.test_set = ''
+  c.data.class_names = ('background', 'body', 'door', 'window', 'windshield',
+                        'hood', 'wheel', 'lights')
   return c

@@ -11,11 +11,14 @@ from configs import common
 
 
 def get_config():
-  c = common.swav_config()
+  c = common.base_config()
   c.generator_dir = 'lsun_cat'
   c.resolution = 256
   c.swav.epsilon = 0.003
   c.swav.marginals = 'image'
   # One labelled sample from `label export` / `label import`; no test set.
-  common.add_oneshot(c, oneshot='labels/lsun_cat_example.npz', test_set='')
+  c.data.oneshot = 'labels/lsun_cat_example'
+  c.data.test_set = ''
+  c.data.class_names = ('background', 'head', 'eye', 'nose', 'ear', 'neck',
+                        'torso', 'tail', 'f_leg', 'b_leg')
   return c

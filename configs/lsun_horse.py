@@ -11,11 +11,14 @@ from configs import common
 
 
 def get_config():
-  c = common.swav_config()
+  c = common.base_config()
   c.generator_dir = 'lsun_horse'
   c.resolution = 256
   c.num_steps = 50
   c.swav.epsilon = 0.003
   # One labelled sample from `label export` / `label import`; no test set.
-  common.add_oneshot(c, oneshot='labels/lsun_horse_example.npz', test_set='')
+  c.data.oneshot = 'labels/lsun_horse_example'
+  c.data.test_set = ''
+  c.data.class_names = ('background', 'f_leg', 'b_leg', 'torso', 'neck',
+                        'tail', 'head', 'rider')
   return c

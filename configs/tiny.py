@@ -1,19 +1,19 @@
-"""Tiny run of every stage on the shipped toy generator, for tests and smoke checks.
+"""Tiny run of every stage on the shipped toy generator (tests, smoke checks).
 
-  python -m stylegan_seg_jax.train --config=configs/tiny.py --workdir=/tmp/tiny
-  python -m stylegan_seg_jax.train --config=configs/tiny.py --workdir=/tmp/tiny \
-      --config.stage=oneshot
-  python -m stylegan_seg_jax.evaluate --config=configs/tiny.py --workdir=/tmp/tiny
+  python -m stylegan_seg_jax.train --config=configs/tiny.py \
+      --workdir=/tmp/tiny --config.stage=swav,oneshot
+  python -m stylegan_seg_jax.evaluate --config=configs/tiny.py \
+      --workdir=/tmp/tiny
 
-A few seconds per stage on a CPU: 64x64 generator, K = 16, 2 patches of 256 pixels,
-psi = 1 (the toy domain's ground truth holds only there).
+A few seconds per stage on a CPU: 64x64 generator, K = 16, 2 patches of 256
+pixels, psi = 1 (the toy domain's ground truth holds only there).
 """
 
 from configs import common
 
 
 def get_config():
-  c = common.swav_config()
+  c = common.base_config()
   c.generator_dir = 'toy'
   c.batch_size = 8
   c.num_steps = 6
@@ -25,9 +25,8 @@ def get_config():
   c.swav.num_patches = 2
   c.swav.patch_size = 256
   c.swav.temperature = 0.1
-  c.views.n_layers = 4
+  c.views.num_blocks = 4
   c.views.psi = 1.0
-  common.add_oneshot(c)
   c.oneshot.num_steps = 30
   c.oneshot.checkpoint_every = 10
   c.baselines.datasetgan_members = 3

@@ -11,17 +11,20 @@ blocks 0..3 resampled (the last two rows never are, as in the reference),
 psi = 1: the toy ground truth holds only for untruncated samples, and
 bilinear feature upsampling (the reference upsamples nearest; at 64x64 the
 4x4..16x16 maps then become blocks of 16..4 pixels, and bilinear raised our
-mIoU from 0.66 to 0.72 over toy one-shot seeds 0-2, see README). The
+mIoU from 0.66 to 0.72 over toy one-shot seeds 0-2, docs/results.md). The
 one-shot stage fits ours and every baseline on the toy ground truth of seed
 0 (`data.oneshot='toy_seed:0'`) and the evaluator scores them on the 256
 toy test samples.
+
+Expected on a 2-core CPU: training 217 s, evaluation 42 s; ours scores mIoU
+per image 0.723 and normalised wIoU 0.850 (docs/results.md).
 """
 
 from configs import common
 
 
 def get_config():
-  c = common.swav_config()
+  c = common.base_config()
   c.generator_dir = 'toy'
   c.batch_size = 1
   c.num_steps = 100
@@ -29,7 +32,6 @@ def get_config():
   c.swav.num_prototypes = 500
   c.swav.patch_size = 2000
   c.swav.interpolation = 'bilinear'
-  c.views.n_layers = 4
+  c.views.num_blocks = 4
   c.views.psi = 1.0
-  common.add_oneshot(c)
   return c

@@ -17,4 +17,4 @@ bash launch/setup_env.sh
     --workdir="$workdir" --config.stage=swav,oneshot
 .venv/bin/python -m stylegan_seg_jax.evaluate --config=configs/toy_swav.py \
     --workdir="$workdir"
-echo "overlays: $workdir/eval/*_overlay.png   next: python -m stylegan_seg_jax.generate (README)"
+echo "overlays: $workdir/eval/*_overlay.png   next: python -m stylegan_seg_jax.generate (README.md)"

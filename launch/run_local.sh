@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 1 ]; then
-  echo "usage: $0 MODULE [flags]   (MODULE: train, evaluate, toy_training, ...)" >&2
+  echo "usage: $0 MODULE [flags]   (MODULE: train, evaluate, generate, label, ...)" >&2
   exit 2
 fi
 bash launch/setup_env.sh

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The test suite, exactly as CI runs it: set up .venv with the test
-# requirements, then run pytest on the CPU (8 forced host devices).
+# The checks, exactly as CI runs them: set up .venv with the test
+# requirements, lint the tree (ruff, configured in pyproject.toml), then run
+# pytest on the CPU (8 forced host devices). Extra arguments go to pytest:
+#   bash launch/run_tests.sh -m "not slow"     # the quick subset
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/setup_env.sh --test
+.venv/bin/ruff check .
 exec .venv/bin/python -m pytest -q tests "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's toy results: ours and every baseline over several one-shot
+# The toy results of docs/results.md: ours and every baseline over several one-shot
 # examples, with mean and spread.
 #   bash launch/toy_report.sh [ROOT [SEEDS [config overrides...]]]
 #   bash launch/toy_report.sh workdirs/toy_report "0 1 2"
@@ -29,4 +29,4 @@ for s in $seeds; do
   $py -m stylegan_seg_jax.evaluate "${flags[@]}"
   runs+=("$w")
 done
-$py -m stylegan_seg_jax.report "${runs[@]}" --out="$root/report.md"
+$py -m stylegan_seg_jax.report "${runs[@]}" --out="$root"

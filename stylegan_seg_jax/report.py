@@ -1,106 +1,40 @@
-"""Mean and spread of evaluations over several runs (one-shot choices).
+"""Report binary: mean ± std of evaluations over several runs.
 
   python -m stylegan_seg_jax.report workdirs/toy_report/seed_0 \
-      workdirs/toy_report/seed_1 workdirs/toy_report/seed_2 [--out=FILE]
+      workdirs/toy_report/seed_1 workdirs/toy_report/seed_2 \
+      --out=workdirs/toy_report
 
-Reads `WORKDIR/eval/metrics.json` of each run (written by
-`stylegan_seg_jax.evaluate`) and prints, per method, the mean and the sample
-standard deviation over the runs of every metric of `evaluation.TABLE_METRICS`
-(and images/s), as a markdown table; `--out` also writes it to a file.
+Reads each run's WORKDIR/eval/metrics.json and prints, per method, the mean
+and sample standard deviation of every table metric as a markdown table;
+`--out=DIR` also writes it to DIR/report.md.
 """
 
-from __future__ import annotations
-
-import json
 import pathlib
-import statistics
-import sys
-from collections.abc import Sequence
-from typing import Any
 
-from stylegan_seg_jax import evaluation
+from stylegan_seg_jax.runtime import cli
 
-__all__ = ['load_runs', 'summarize', 'format_summary']
+USAGE = 'usage: python -m stylegan_seg_jax.report WORKDIR... [--out=DIR]'
 
-
-def load_runs(workdirs: Sequence[str | pathlib.Path]) -> list[dict[str, Any]]:
-  """The `eval/metrics.json` payload of each run.
-
-  Raises:
-    ValueError: a run without evaluation results.
-  """
-  runs = []
-  for w in workdirs:
-    path = pathlib.Path(w) / 'eval' / 'metrics.json'
-    if not path.is_file():
-      raise ValueError(f'{path} not found (run stylegan_seg_jax.evaluate '
-                       'there first)')
-    runs.append(json.loads(path.read_text()))
-  return runs
-
-
-def summarize(runs: Sequence[dict[str, Any]]
-              ) -> dict[str, dict[str, tuple[float, float, int]]]:
-  """method -> metric -> (mean, sample std (0 for one run), number of runs).
-
-  Methods are those every run evaluated, in the first run's order.
-  """
-  methods = [m for m in runs[0]['methods']
-             if all(m in r['methods'] for r in runs)]
-  out: dict[str, dict[str, tuple[float, float, int]]] = {}
-  for m in methods:
-    out[m] = {}
-    for key in (*evaluation.TABLE_METRICS, 'images_per_s'):
-      values = [float(r['methods'][m][key]) for r in runs
-                if r['methods'][m].get(key) is not None]
-      if values:
-        std = statistics.stdev(values) if len(values) > 1 else 0.0
-        out[m][key] = (statistics.fmean(values), std, len(values))
-  return out
-
-
-def format_summary(summary: dict[str, dict[str, tuple[float, float, int]]],
-                   runs: Sequence[dict[str, Any]]) -> str:
-  """Markdown: one row per method, `mean ± std` cells, and the runs used."""
-  cols = [c for c in (*evaluation.TABLE_METRICS, 'images_per_s')
-          if any(c in v for v in summary.values())]
-  lines = ['| method | ' + ' | '.join(cols) + ' |',
-           '|---' * (len(cols) + 1) + '|']
-  for m, values in summary.items():
-    cells = []
-    for c in cols:
-      if c not in values:
-        cells.append('n/a')
-        continue
-      mean, std, _ = values[c]
-      fmt = '.1f' if c == 'images_per_s' else '.3f'
-      cells.append(f'{mean:{fmt}} ± {std:{fmt}}')
-    lines.append(f'| {m} | ' + ' | '.join(cells) + ' |')
-  choices = ', '.join(str(r.get('oneshot', '?')) for r in runs)
-  lines += ['', f'mean ± sample std over {len(runs)} run(s); one-shot '
-            f'examples: {choices}; {runs[0]["num_test"]} test images.']
-  return '\n'.join(lines) + '\n'
+_OUT = cli.out_flag()
 
 
 def main(argv: list[str]) -> None:
-  workdirs = argv[1:]
-  if not workdirs:
-    print('usage: python -m stylegan_seg_jax.report WORKDIR... [--out=FILE]',
-          file=sys.stderr)
-    sys.exit(2)
-  try:
-    runs = load_runs(workdirs)
-  except ValueError as e:
-    print(f'report: error: {e}', file=sys.stderr)
-    sys.exit(1)
-  text = format_summary(summarize(runs), runs)
+  from stylegan_seg_jax.eval import summary  # pylint: disable=g-import-not-at-top
+  runs = summary.load_runs(argv[1:])
+  text = summary.format_summary(summary.summarize(runs), runs)
   print(text, end='')
   if _OUT.value:
-    pathlib.Path(_OUT.value).write_text(text)
+    out = pathlib.Path(_OUT.value)
+    if out.suffix == '.md':  # the old spelling named the file itself
+      cli.warn('report', '--out is a directory; naming the file is '
+               'deprecated')
+    else:
+      out = out / summary.REPORT_FILE
+    from stylegan_seg_jax.runtime import files  # pylint: disable=g-import-not-at-top
+    with files.atomic_file(out) as tmp:
+      tmp.write_text(text)
 
 
 if __name__ == '__main__':
-  from absl import app  # pylint: disable=g-import-not-at-top
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  _OUT = flags.DEFINE_string('out', None, 'Also write the table here.')
-  app.run(main)
+  cli.run(main, name='report', usage=USAGE, min_args=1, max_args=None,
+          expected=(ValueError, OSError))

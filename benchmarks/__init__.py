@@ -1,0 +1,1 @@
+"""Throughput and memory benchmarks (outside the package; see common.py)."""

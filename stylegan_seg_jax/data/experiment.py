@@ -1,0 +1,220 @@
+"""The labelled data of an experiment: its one-shot example and its test set.
+
+`config.data.test_set` names a labelled-samples TFDS directory
+(`labelled_set`; `label import_reference` writes one from the reference
+code's `latents.pt` / `labels.pt`) or 'toy', the shipped generator's test set
+(seeds `toy.TEST_SEEDS`, `build_toy_test_set`), built once under
+`WORKDIR/data/`.
+
+`config.data.oneshot` names the one labelled example:
+
+* 'index:N' / 'seed:N': sample N (by position / by seed) of the test set,
+  which is then removed from the test split (the reference's
+  `one_shot_ind`);
+* 'toy_seed:N': the toy ground truth of seed N from `toy.ONESHOT_SEEDS`
+  (disjoint from the test seeds);
+* a path to an example written by `label import` (the `.npz` file, or the
+  directory holding it as `example.npz`).
+
+Latents are stored untruncated with the truncation psi they are meant for
+(dataset metadata `truncation_psi`, or the example's `psi`);
+`Generator.truncate` applies it with the generator's w_avg.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+import ml_collections
+import numpy as np
+
+from stylegan_seg_jax import stylegan2
+from stylegan_seg_jax import toy
+from stylegan_seg_jax.data import labelled_set
+from stylegan_seg_jax.runtime import pictures
+
+__all__ = ['TestSet', 'load_test_set', 'load_oneshot', 'toy_test_set_dir',
+           'build_toy_test_set', 'EXAMPLE_FILE']
+
+# The file name of a one-shot example inside a directory (`label import`).
+EXAMPLE_FILE = 'example.npz'
+
+
+@dataclasses.dataclass(frozen=True)
+class TestSet:
+  """Labelled test samples.
+
+  Attributes:
+    w: [N, w_dim] or [N, num_ws, w_dim] untruncated latents.
+    psi: their truncation.
+    masks: [N, R, R] uint8 class ids.
+    seeds: [N] int64 (-1 where unknown).
+    indices: [N] positions in the stored split.
+    class_names: name of each class id.
+    source: where the samples came from.
+  """
+
+  w: np.ndarray
+  psi: float
+  masks: np.ndarray
+  seeds: np.ndarray
+  indices: np.ndarray
+  class_names: tuple[str, ...]
+  source: str
+
+  def __len__(self) -> int:
+    return len(self.masks)
+
+
+def build_toy_test_set(data_dir: str | pathlib.Path,
+                       gen: stylegan2.Generator | None = None) -> pathlib.Path:
+  """Writes the labelled toy test set (`toy.TEST_SEEDS`) as a TFDS dataset.
+
+  Deterministic: z from the seeds, masks from the renderer, images and w
+  from the generator (psi = 1, const noise).
+
+  Args:
+    data_dir: TFDS data directory.
+    gen: the toy generator (default: the shipped one).
+
+  Returns:
+    The directory to pass to `tfds.builder_from_directory`.
+  """
+  gen = gen or toy.load_generator()
+  seeds = list(toy.TEST_SEEDS)
+  z = toy.latents(seeds)
+  w = np.asarray(gen.mapping(z, psi=1.0))
+  images = pictures.to_uint8(toy.generated_images(gen, z), (0.0, 1.0))
+  masks = toy.ground_truth(z).astype(np.uint8)
+  rows = [dict(seed=s, z=z[i], w=w[i], mask=masks[i], image=images[i])
+          for i, s in enumerate(seeds)]
+  return labelled_set.write(
+      data_dir, toy.TEST_SET_NAME, {'test': rows}, resolution=toy.RESOLUTION,
+      z_dim=toy.Z_DIM, w_shape=(gen.config.w_dim,),
+      class_names=toy.CLASS_NAMES,
+      metadata={'generator': 'stylegan_seg_jax toy faces (shipped)',
+                'truncation_psi': 1.0, 'noise_mode': 'const',
+                'seeds': f'{seeds[0]}..{seeds[-1]}',
+                'latents': 'z = numpy.random.default_rng(seed)'
+                           f'.standard_normal({toy.Z_DIM})'})
+
+
+def toy_test_set_dir(workdir: str | pathlib.Path) -> pathlib.Path:
+  """The toy test set under the workdir, built (deterministically) if absent."""
+  data_dir = pathlib.Path(workdir) / 'data'
+  built = (data_dir / 'labelled_samples' / toy.TEST_SET_NAME /
+           labelled_set.VERSION)
+  if not (built / 'dataset_info.json').is_file():
+    built = build_toy_test_set(data_dir)
+  return built
+
+
+def _parse_oneshot(spec: str) -> tuple[str, int | str]:
+  for kind in ('index', 'seed', 'toy_seed'):
+    if spec.startswith(kind + ':'):
+      try:
+        return kind, int(spec[len(kind) + 1:])
+      except ValueError:
+        raise ValueError(f'data.oneshot {spec!r}: {kind} must be an '
+                         'integer') from None
+  return 'file', spec
+
+
+def load_test_set(config: ml_collections.ConfigDict,
+                  workdir: str | pathlib.Path) -> TestSet:
+  """The configured test split, without the one-shot sample, cut to num_test.
+
+  Raises:
+    ValueError: a missing or malformed dataset, or a one-shot index/seed
+      that is not in it.
+  """
+  src = config.data.test_set
+  if not src:
+    raise ValueError('data.test_set is not set: evaluation needs a labelled '
+                     "test set ('toy', or a TFDS directory from label "
+                     'import_reference)')
+  directory = toy_test_set_dir(workdir) if src == 'toy' else pathlib.Path(src)
+  if not (directory / 'dataset_info.json').is_file():
+    raise ValueError(f'data.test_set {src}: no TFDS dataset there (expected '
+                     'a directory with dataset_info.json)')
+  source, names, meta = labelled_set.read(directory, 'test')
+  if 'truncation_psi' not in meta:
+    raise ValueError(f'data.test_set {src}: metadata lacks truncation_psi')
+  rows = [source[i] for i in range(len(source))]
+  keep = np.ones(len(rows), bool)
+  kind, value = _parse_oneshot(config.data.oneshot)
+  if kind in ('index', 'seed'):
+    seeds = np.array([int(r['seed']) for r in rows])
+    hits = [value] if kind == 'index' else list(np.flatnonzero(seeds == value))
+    if not hits or not 0 <= hits[0] < len(rows):
+      raise ValueError(f'data.oneshot {config.data.oneshot!r} is not in the '
+                       f'test set ({len(rows)} samples)')
+    keep[hits[0]] = False
+  idx = np.flatnonzero(keep)
+  if config.data.num_test > 0:
+    idx = idx[:config.data.num_test]
+  return TestSet(
+      w=np.stack([np.asarray(rows[i]['w'], np.float32) for i in idx]),
+      psi=float(meta['truncation_psi']),
+      masks=np.stack([np.asarray(rows[i]['mask'], np.uint8) for i in idx]),
+      seeds=np.array([int(rows[i]['seed']) for i in idx], np.int64),
+      indices=idx.astype(np.int64), class_names=tuple(names),
+      source=str(directory))
+
+
+def load_oneshot(config: ml_collections.ConfigDict,
+                 workdir: str | pathlib.Path,
+                 gen: stylegan2.Generator) -> labelled_set.OneShotExample:
+  """The configured one-shot example.
+
+  Raises:
+    ValueError: a bad spec, a toy seed outside the one-shot range, a missing
+      file, or a mask that does not match the generator's resolution.
+  """
+  spec = config.data.oneshot
+  kind, value = _parse_oneshot(spec)
+  res = gen.config.resolution
+  if kind == 'toy_seed':
+    if value not in toy.ONESHOT_SEEDS:
+      raise ValueError(f'data.oneshot {spec!r}: toy one-shot seeds are '
+                       f'{toy.ONESHOT_SEEDS.start}..'
+                       f'{toy.ONESHOT_SEEDS.stop - 1}')
+    if gen.config.z_dim != toy.Z_DIM or res != toy.RESOLUTION:
+      raise ValueError(f'data.oneshot {spec!r} needs the toy generator')
+    z = toy.latents([value])
+    return labelled_set.OneShotExample(
+        w=np.asarray(gen.mapping(z, psi=1.0))[0], psi=1.0,
+        mask=toy.ground_truth(z)[0].astype(np.uint8),
+        class_names=tuple(toy.CLASS_NAMES), seed=value, image=None)
+  if kind in ('index', 'seed'):
+    src = config.data.test_set
+    directory = toy_test_set_dir(workdir) if src == 'toy' else pathlib.Path(src)
+    source, names, meta = labelled_set.read(directory, 'test')
+    if kind == 'index':
+      if not 0 <= value < len(source):
+        raise ValueError(f'data.oneshot {spec!r}: the test set has '
+                         f'{len(source)} samples')
+      row = source[value]
+    else:
+      rows = [source[i] for i in range(len(source))]
+      found = [r for r in rows if int(r['seed']) == value]
+      if not found:
+        raise ValueError(f'data.oneshot {spec!r}: no such seed in {src}')
+      row = found[0]
+    example = labelled_set.OneShotExample(
+        w=np.asarray(row['w'], np.float32),
+        psi=float(meta.get('truncation_psi', 1.0)),
+        mask=np.asarray(row['mask'], np.uint8), class_names=tuple(names),
+        seed=int(row['seed']), image=np.asarray(row['image'], np.uint8))
+  else:
+    path = pathlib.Path(value)
+    if path.is_dir():
+      path = path / EXAMPLE_FILE
+    if not path.is_file():
+      raise ValueError(f'data.oneshot {spec!r}: no such example file')
+    example = labelled_set.load_example(path)
+  if example.mask.shape != (res, res):
+    raise ValueError(f'one-shot mask {example.mask.shape} does not match the '
+                     f'generator resolution {res}')
+  return example

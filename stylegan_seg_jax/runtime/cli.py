@@ -1,0 +1,237 @@
+"""The bootstrap every binary shares: flags, multi-host start, errors, exits.
+
+Each binary is a thin module: it defines its flags at import time (the
+shared ones through the helpers below, so that a flag name means one thing
+everywhere), and its `if __name__ == '__main__':` block calls
+`run(main, name=...)`, which
+
+1. parses the flags (a bad command line prints the usage and one error line
+   and exits with status 2);
+   (config files are loaded here, so a bad config or override is one too);
+2. checks the positional arguments (a subcommand from `commands`, or a count
+   of plain arguments);
+3. with STYLEGAN_SEG_JAX_CHECK_ARGS=1, stops there and prints `args ok`
+   (the README test checks every documented command this way);
+4. starts multi-host JAX when the binary takes `--distributed` and it is
+   asked for;
+5. runs `main(argv)`; an expected error (`UserError`, or what the binary
+   lists in `expected`) prints `NAME: error: <one line>` on stderr and exits
+   with status 1; anything else is a bug and keeps its traceback.
+
+Exit status: 0 success, 1 bad input or a failed run, 2 bad command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+import os
+import sys
+from typing import Any
+
+from absl import app
+from absl import flags
+from absl import logging
+
+__all__ = ['UserError', 'UsageError', 'one_line', 'config_flag',
+           'workdir_flag', 'out_flag', 'num_samples_flag', 'seed_flag',
+           'batch_size_flag', 'overwrite_flag', 'deprecated_flag',
+           'warn', 'run', 'CHECK_ARGS_ENV', 'EXIT_ERROR', 'EXIT_USAGE']
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+CHECK_ARGS_ENV = 'STYLEGAN_SEG_JAX_CHECK_ARGS'
+MAX_MESSAGE = 600  # characters of an error line
+
+
+class UserError(Exception):
+  """Bad input from the user (config, files, values): one line, exit 1."""
+
+
+class UsageError(Exception):
+  """The command line itself is wrong (missing or misplaced arguments)."""
+
+
+def one_line(error: BaseException | str, limit: int = MAX_MESSAGE) -> str:
+  """The message on one line (whitespace collapsed), cut to `limit` chars."""
+  text = error if isinstance(error, str) else (
+      str(error) or type(error).__name__)
+  text = ' '.join(text.split())
+  return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def warn(name: str, message: str) -> None:
+  """`NAME: warning: message` on stderr."""
+  print(f'{name}: warning: {one_line(message)}', file=sys.stderr, flush=True)
+
+
+# Shared flags: defined once per process, whichever binary asks first, so a
+# flag name means the same thing in every binary.
+_HOLDERS: dict[str, Any] = {}
+
+
+def _shared(name: str, define: Callable[[], Any]) -> Any:
+  if name not in _HOLDERS:
+    _HOLDERS[name] = define()
+  return _HOLDERS[name]
+
+
+def config_flag() -> Any:
+  """--config: an experiment config file; --config.x=y overrides a field."""
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  return _shared('config', lambda: config_flags.DEFINE_config_file(
+      'config', None, 'Experiment config file (configs/*.py); override any '
+      'field with --config.FIELD=VALUE.', lock_config=True))
+
+
+def workdir_flag() -> flags.FlagHolder[str]:
+  """--workdir: the run directory, the only state of a run."""
+  return _shared('workdir', lambda: flags.DEFINE_string(
+      'workdir', None, 'Run directory (checkpoints, metrics, evaluations).'))
+
+
+def out_flag() -> flags.FlagHolder[str]:
+  """--out: always a directory the binary writes its results into."""
+  return _shared('out', lambda: flags.DEFINE_string(
+      'out', None, 'Output directory.'))
+
+
+def num_samples_flag(default: int | None = None) -> flags.FlagHolder[int]:
+  """--num_samples: how many samples (seeds) to make."""
+  return _shared('num_samples', lambda: flags.DEFINE_integer(
+      'num_samples', default, 'Number of samples (consecutive seeds).'))
+
+
+def seed_flag(default: int | None = None) -> flags.FlagHolder[int]:
+  """--seed: the z seed of the (first) sample."""
+  return _shared('seed', lambda: flags.DEFINE_integer(
+      'seed', default, 'z seed of the (first) sample: z = numpy.random.'
+      'default_rng(seed).standard_normal(z_dim).'))
+
+
+def batch_size_flag(default: int | None = None) -> flags.FlagHolder[int]:
+  """--batch_size: images per device call."""
+  return _shared('batch_size', lambda: flags.DEFINE_integer(
+      'batch_size', default, 'Images per call.'))
+
+
+def overwrite_flag() -> flags.FlagHolder[bool]:
+  """--overwrite: replace an existing output instead of refusing."""
+  return _shared('overwrite', lambda: flags.DEFINE_bool(
+      'overwrite', False, 'Replace an existing output.'))
+
+
+def deprecated_flag(old: str, new: str, define: Callable[..., Any],
+                    *args: Any) -> Any:
+  """Defines the old spelling `old` of a flag, documented as replaced by `new`.
+
+  The binary reads it and calls `warn` when it is present.
+  """
+  return _shared(old, lambda: define(old, *args,
+                                     f'Deprecated: use {new} instead.'))
+
+
+def _distributed_flags() -> Callable[[], bool]:
+  distributed = _shared('distributed', lambda: flags.DEFINE_bool(
+      'distributed', False, 'Call jax.distributed.initialize() first (also '
+      'enabled by STYLEGAN_SEG_JAX_DISTRIBUTED=1).'))
+  coordinator = _shared('coordinator_address', lambda: flags.DEFINE_string(
+      'coordinator_address', None, 'Multi-host: process 0 host:port '
+      '(auto-detected on Cloud TPU).'))
+  num_processes = _shared('num_processes', lambda: flags.DEFINE_integer(
+      'num_processes', None, 'Multi-host: number of processes.'))
+  process_id = _shared('process_id', lambda: flags.DEFINE_integer(
+      'process_id', None, 'Multi-host: this process.'))
+
+  def initialize() -> bool:
+    from stylegan_seg_jax.runtime import parallel  # pylint: disable=g-import-not-at-top
+    return parallel.maybe_initialize_distributed(
+        distributed.value, coordinator_address=coordinator.value,
+        num_processes=num_processes.value, process_id=process_id.value)
+  return initialize
+
+
+def _usage_exit(name: str, usage: str | None, message: str) -> None:
+  if usage:
+    print(usage, file=sys.stderr)
+  print(f'{name}: error: {one_line(message)}', file=sys.stderr, flush=True)
+  sys.exit(EXIT_USAGE)
+
+
+def run(main: Callable[[list[str]], Any], *, name: str,
+        usage: str | None = None,
+        commands: Sequence[str] | None = None,
+        min_args: int = 0, max_args: int | None = 0,
+        expected: tuple[type[BaseException], ...] = (),
+        distributed: bool = False,
+        required: Sequence[str] = ()) -> None:
+  """Parses flags, checks arguments, runs `main(argv)` and exits.
+
+  Args:
+    main: the binary's body; `argv[1:]` are the positional arguments (the
+      subcommand first when `commands` is given).
+    name: the binary's name in messages (`NAME: error: ...`).
+    usage: printed before a usage error.
+    commands: the subcommands; exactly one must be given.
+    min_args: plain positional arguments required (without `commands`).
+    max_args: plain positional arguments allowed (None: any number).
+    expected: errors reported in one line with status 1, besides
+      `UserError`.
+    distributed: define --distributed, --coordinator_address,
+      --num_processes, --process_id and initialise multi-host JAX when
+      asked.
+    required: flags that must be given.
+  """
+  initialize = _distributed_flags() if distributed else None
+
+  def parse(argv: list[str]) -> list[str]:
+    try:
+      rest = flags.FLAGS(argv)
+    except flags.Error as e:
+      _usage_exit(name, usage, str(e))
+    except (AttributeError, KeyError) as e:  # a --config.FIELD override
+      _usage_exit(name, usage, f'unknown config field {e} in '
+                  f'{[a for a in argv if a.startswith("--config.")]}')
+    except Exception as e:  # pylint: disable=broad-except
+      _usage_exit(name, usage, f'{type(e).__name__}: {e}')
+    # Config files load lazily: load them now, so that a bad config file is
+    # a bad command line too.
+    for flag in flags.FLAGS:
+      try:
+        value = flags.FLAGS[flag].value
+        if hasattr(value, 'to_dict'):
+          value.to_dict()
+      except Exception as e:  # pylint: disable=broad-except
+        _usage_exit(name, usage, f'--{flag}: {e}')
+    missing = [f for f in required if flags.FLAGS[f].value is None]
+    if missing:
+      _usage_exit(name, usage, f'--{missing[0]} is required')
+    args = rest[1:]
+    if commands is not None:
+      if len(args) != 1 or args[0] not in commands:
+        got = f'{args[0]!r}' if args else 'none'
+        _usage_exit(name, usage, f'expected one command of '
+                    f'{", ".join(commands)}; got {got}'
+                    + (f' and {args[1:]}' if len(args) > 1 else ''))
+    elif len(args) < min_args or (max_args is not None
+                                  and len(args) > max_args):
+      _usage_exit(name, usage, f'unexpected arguments {args}' if args else
+                  'missing arguments')
+    return rest
+
+  def body(argv: list[str]) -> None:
+    if os.environ.get(CHECK_ARGS_ENV) == '1':
+      print('args ok')
+      return
+    logging.set_verbosity(logging.WARNING)
+    if initialize is not None:
+      initialize()
+    try:
+      status = main(argv)
+    except UsageError as e:
+      _usage_exit(name, usage, str(e))
+    except (UserError, *expected) as e:  # pylint: disable=catching-non-exception
+      print(f'{name}: error: {one_line(e)}', file=sys.stderr, flush=True)
+      sys.exit(EXIT_ERROR)
+    sys.exit(status or 0)
+
+  app.run(body, flags_parser=parse)

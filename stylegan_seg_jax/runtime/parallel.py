@@ -1,0 +1,104 @@
+"""Data parallelism: one per-device step, run by shard_map (default) or pmap.
+
+A step is written once, for one device, with named-axis collectives over
+`AXIS` ('data'): it computes its device's share of the global batch and
+`lax.pmean`s gradients and metrics. `shard_step` runs it with `jax.shard_map`
+on a 1-D mesh over all (global) devices; `pmap_step` is the thin adapter for
+`jax.pmap` (in maintenance mode since JAX 0.8). Both replicate the state.
+
+shard_map runs with `check_vma=False`: ott-jax's Sinkhorn mixes varying and
+invariant values inside `lax.cond`, and with the check off gradients of
+replicated parameters are per-device (pmap semantics), so the explicit
+`pmean` is the one and only reduction.
+
+Multi-host: `maybe_initialize_distributed` calls `jax.distributed.initialize()`
+when asked to (the binaries' `--distributed` flag, see `cli`, or
+STYLEGAN_SEG_JAX_DISTRIBUTED=1), before any other JAX call; every process
+then runs the same program over the global mesh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import os
+from typing import Any
+
+import jax
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+import numpy as np
+
+__all__ = ['AXIS', 'DISTRIBUTED_ENV', 'maybe_initialize_distributed',
+           'make_mesh', 'replicate', 'shard_step', 'pmap_step',
+           'pmap_replicate', 'device_index']
+
+AXIS = 'data'
+DISTRIBUTED_ENV = 'STYLEGAN_SEG_JAX_DISTRIBUTED'
+
+
+def maybe_initialize_distributed(requested: bool = False, **kwargs) -> bool:
+  """Initialises multi-host JAX when requested by flag or environment.
+
+  Args:
+    requested: True to initialise (e.g. from a `--distributed` flag).
+    **kwargs: passed to `jax.distributed.initialize` (coordinator_address,
+      num_processes, process_id, ...; all auto-detected on Cloud TPU).
+
+  Returns:
+    Whether `jax.distributed.initialize` was called.
+  """
+  if not (requested or os.environ.get(DISTRIBUTED_ENV, '') in ('1', 'true')):
+    return False
+  # CPU hosts (tests, CPU clusters) need a collectives backend; the setting
+  # does not affect TPU or GPU.
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize(**{k: v for k, v in kwargs.items()
+                                if v is not None})
+  return True
+
+
+def make_mesh(devices: list[Any] | None = None) -> Mesh:
+  """1-D mesh named `AXIS` over all global devices (or the given ones)."""
+  devices = jax.devices() if devices is None else devices
+  return Mesh(np.asarray(devices), (AXIS,))
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+  """Places identical host values on every device of the (global) mesh."""
+  sharding = NamedSharding(mesh, P())
+  def put(x):
+    x = np.asarray(x)
+    return jax.make_array_from_process_local_data(sharding, x, x.shape)
+  return jax.tree.map(put, tree)
+
+
+def device_index() -> jax.Array:
+  """This device's position along `AXIS` (inside a mapped step)."""
+  return jax.lax.axis_index(AXIS)
+
+
+def shard_step(step: Callable[..., Any], mesh: Mesh,
+               donate_state: bool = True) -> Callable[..., Any]:
+  """jit(shard_map(step)) with every argument and output replicated."""
+  mapped = jax.shard_map(step, mesh=mesh, in_specs=P(), out_specs=P(),
+                         check_vma=False)
+  return jax.jit(mapped, donate_argnums=(0,) if donate_state else ())
+
+
+def pmap_step(step: Callable[..., Any],
+              donate_state: bool = True) -> Callable[..., Any]:
+  """pmap(step) over local devices; arguments carry a leading device axis.
+
+  Give it `pmap_replicate(x)` inputs and take `[0]` of the (identical)
+  outputs.
+  """
+  return jax.pmap(step, axis_name=AXIS,
+                  donate_argnums=(0,) if donate_state else ())
+
+
+def pmap_replicate(tree: Any) -> Any:
+  """Host copies with a leading local-device axis, for `pmap_step` inputs."""
+  n = jax.local_device_count()
+  return jax.tree.map(
+      lambda x: np.broadcast_to(np.asarray(x), (n,) + np.shape(x)), tree)

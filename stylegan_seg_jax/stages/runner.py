@@ -1,0 +1,75 @@
+"""Runs a config's training stages in a workdir: the training binary's library.
+
+    result = runner.train_and_evaluate(config, workdir)
+
+The workdir is the only state: `config.json`, then one directory per stage
+(`toy_generator/`, `swav/`, `oneshot/<method>/`) with orbax checkpoints, a
+rerun of the same command resumes from the newest checkpoint of each stage,
+TensorBoard events and `metrics.jsonl`. A non-finite loss or gradient stops
+the run before anything is saved, so the last checkpoint is the last good
+state.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+
+from stylegan_seg_jax.stages import config as config_lib
+from stylegan_seg_jax.stages import oneshot
+from stylegan_seg_jax.stages import swav
+
+__all__ = ['train_and_evaluate', 'summary']
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir: str) -> dict[str, Any]:
+  """Runs (or resumes) the configured stages to completion, in order.
+
+  Args:
+    config: experiment config (configs/*.py); `config.stage` names the
+      stages (`config_lib.STAGES`).
+    workdir: run directory.
+
+  Returns:
+    The last stage's result: {'step', 'metrics' (last logged)}, plus
+    'state' (host copy) for the SwAV stage and 'fidelity' for the toy
+    generator.
+
+  Raises:
+    config_lib.ConfigError: an invalid config, before any training.
+    FloatingPointError: a non-finite loss or gradient.
+  """
+  stages = config_lib.stages_of(config)
+  pathlib.Path(workdir).mkdir(parents=True, exist_ok=True)
+  config_lib.record_config(config, workdir)
+  result: dict[str, Any] = {}
+  gen = None
+  for stage in stages:
+    if stage == 'toy_generator':
+      from stylegan_seg_jax.toy import generator_training  # pylint: disable=g-import-not-at-top
+      result = generator_training.train(config, workdir)
+      continue
+    gen = gen or config_lib.load_generator(config)
+    if stage == 'swav':
+      result = swav.train(config, workdir, gen)
+    else:
+      result = oneshot.train(config, workdir, gen)
+  return result
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+  """The JSON line the training binary prints for a run's result."""
+  out = {'process': jax.process_index(), 'step': result['step'],
+         **result['metrics']}
+  if 'state' in result:
+    out['param_abs_sum'] = float(sum(
+        np.sum(np.abs(x)) for x in jax.tree.leaves(result['state'].params)))
+  if 'fidelity' in result:
+    out['psnr_db'] = result['fidelity']['psnr_db']
+    out['generator_dir'] = result['generator_dir']
+  return out

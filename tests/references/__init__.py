@@ -1,0 +1,1 @@
+"""Test-only references: PyTorch re-creations and the original generators."""

@@ -1,0 +1,61 @@
+"""Atomic writes leave the target untouched on failure; hashes are sha256."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from stylegan_seg_jax.runtime import files
+
+
+def _entries(directory):
+  return sorted(p.name for p in directory.iterdir())
+
+
+def test_atomic_file_replaces_only_on_success(tmp_path):
+  target = tmp_path / 'sub' / 'a.txt'
+  with files.atomic_file(target) as tmp:
+    assert tmp.parent == target.parent and tmp.name.startswith('.a.txt.tmp-')
+    assert not target.exists()
+    tmp.write_text('one')
+  assert target.read_text() == 'one'
+  with pytest.raises(RuntimeError):
+    with files.atomic_file(target) as tmp:
+      tmp.write_text('half')
+      raise RuntimeError('killed')
+  assert target.read_text() == 'one' and _entries(target.parent) == ['a.txt']
+  with pytest.raises(FileExistsError, match='already exists'):
+    with files.atomic_file(target, overwrite=False):
+      pass
+  with pytest.raises(IsADirectoryError):
+    with files.atomic_file(tmp_path):
+      pass
+
+
+def test_atomic_directory_replaces_only_on_success(tmp_path):
+  target = tmp_path / 'out'
+  with files.atomic_directory(target) as tmp:
+    (tmp / 'x').write_text('1')
+  assert (target / 'x').read_text() == '1'
+  with pytest.raises(FileExistsError, match='not empty'):
+    with files.atomic_directory(target):
+      pass
+  with pytest.raises(ValueError):
+    with files.atomic_directory(target, overwrite=True) as tmp:
+      (tmp / 'y').write_text('2')
+      raise ValueError('failed')
+  assert _entries(target) == ['x'] and _entries(tmp_path) == ['out']
+  with files.atomic_directory(target, overwrite=True) as tmp:
+    (tmp / 'y').write_text('2')
+  assert _entries(target) == ['y'] and _entries(tmp_path) == ['out']
+
+
+def test_hashes(tmp_path):
+  path = tmp_path / 'f'
+  data = bytes(range(256)) * 5000  # several 1 MiB chunks... and a tail
+  path.write_bytes(data)
+  assert files.sha256_file(path) == hashlib.sha256(data).hexdigest()
+  a = {'w': np.ones((2, 3), np.float32), 'b': np.zeros(3, np.float32)}
+  b = {'w': np.ones((3, 2), np.float32), 'b': np.zeros(3, np.float32)}
+  assert files.tree_sha256(a) == files.tree_sha256(dict(a))
+  assert files.tree_sha256(a) != files.tree_sha256(b)  # same bytes, shape

@@ -1,0 +1,85 @@
+"""The one-shot stage and the evaluation of a workdir, on the tiny config."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from stylegan_seg_jax import toy
+from stylegan_seg_jax.stages import config as config_lib
+from stylegan_seg_jax.stages import evaluation
+from stylegan_seg_jax.stages import oneshot as oneshot_stage
+from stylegan_seg_jax.stages import runner
+from tests.conftest import tiny_config as _config
+
+
+@pytest.fixture
+def workdir(tiny_workdir):
+  return tiny_workdir
+
+
+@pytest.mark.slow
+def test_heads_learn_the_example_and_eval_files_are_written(workdir):
+  config = _config(**{'oneshot.num_steps': 12})
+  results = evaluation.evaluate_workdir(config, workdir)
+  out = json.loads(open(f'{workdir}/eval/metrics.json').read())
+  assert set(out['methods']) == set(config.oneshot.methods)
+  assert out['num_test'] == 16 and out['steps']['ours'] == 12
+  for r in results:
+    lines = [json.loads(line) for line in
+             open(f'{workdir}/oneshot/{r.name}/metrics.jsonl')]
+    assert lines[-1]['loss'] < lines[0]['loss'], r.name
+    # The trainer's periodic evaluation used the same evaluator: same numbers.
+    during = json.loads(open(f'{workdir}/oneshot/{r.name}/eval.json').read())
+    for key in ('miou_per_image', 'paper_wiou', 'fg_iou', 'miou_dataset'):
+      assert during['metrics'][key] == pytest.approx(r.metrics[key], abs=1e-9)
+    preds = np.load(f'{workdir}/eval/{r.name}_predictions.npz')
+    assert preds['labels'].shape == (16, 64, 64)
+    assert list(preds['seeds']) == list(toy.TEST_SEEDS)[:16]
+    assert (np.asarray(preds['labels']) < 8).all()
+    assert (open(f'{workdir}/eval/{r.name}_overlay.png', 'rb').read(4)
+            == b'\x89PNG')
+  assert '| ours |' in open(f'{workdir}/eval/metrics.md').read()
+  # The head fits its one example far better than chance (8 classes).
+  assert all(json.loads(open(f'{workdir}/oneshot/{n}/metrics.jsonl')
+                        .readlines()[-1])['pixel_acc'] > 0.5
+             for n in ('repurposegan', 'datasetgan', 'hfc_kmeans'))
+
+
+@pytest.mark.slow
+def test_resumed_oneshot_training_matches_uninterrupted(tmp_path, workdir):
+  del workdir
+  base = {'stage': ('oneshot',), 'oneshot.methods': ('datasetgan',),
+          'oneshot.checkpoint_every': 3}
+  a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+  runner.train_and_evaluate(_config(**base, **{'oneshot.num_steps': 3}), a)
+  runner.train_and_evaluate(_config(**base, **{'oneshot.num_steps': 6}), a)
+  runner.train_and_evaluate(_config(**base, **{'oneshot.num_steps': 6}), b)
+  gen = toy.load_generator()
+  cfg = _config(**base)
+  _, sa = oneshot_stage.restore('datasetgan', cfg, a, gen, 8)
+  _, sb = oneshot_stage.restore('datasetgan', cfg, b, gen, 8)
+  assert int(sa.step) == int(sb.step) == 6
+  for x, y in zip(jax.tree.leaves(sa.params), jax.tree.leaves(sb.params)):
+    np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize('overrides,message', [
+    ({'oneshot.methods': ('ours', 'sam')}, 'unknown'),
+    ({'oneshot.methods': ('ours',)}, 'trained SwAV stage'),
+    ({'data.oneshot': 'toy_seed:1000000'}, 'one-shot seeds'),
+    ({'data.oneshot': 'index:x'}, 'must be an integer'),
+    ({'data.oneshot': '/nonexistent/example.npz'}, 'no such example'),
+])
+def test_bad_oneshot_configs_fail_with_one_line(tmp_path, overrides, message):
+  config = _config(**{'stage': ('oneshot',), **overrides})
+  with pytest.raises(config_lib.ConfigError, match=message):
+    runner.train_and_evaluate(config, str(tmp_path))
+
+
+def test_evaluate_without_training_fails_and_writes_nothing(tmp_path):
+  with pytest.raises(config_lib.ConfigError, match='no checkpoint'):
+    evaluation.evaluate_workdir(
+        _config(**{'oneshot.methods': ('datasetgan',)}), str(tmp_path))
+  assert not (tmp_path / 'eval').exists()

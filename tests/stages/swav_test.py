@@ -1,0 +1,215 @@
+"""SwAV training: device-count invariance, multi-host, resume, errors."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from stylegan_seg_jax.runtime import parallel
+from stylegan_seg_jax.stages import config as config_lib
+from stylegan_seg_jax.stages import runner
+from stylegan_seg_jax.stages import swav as swav_stage
+from tests.conftest import ROOT
+from tests.conftest import subprocess_env
+from tests.conftest import tiny_config
+
+
+def _setup(num_devices, overrides=None):
+  config = tiny_config(**(overrides or {}))
+  gen = config_lib.load_generator(config)
+  model = swav_stage.SwAVModel(config, gen.config)
+  tx = swav_stage.make_optimizer(config)
+  step = swav_stage.make_device_step(model, gen, config, tx, num_devices)
+  state = swav_stage.init_state(model, tx, jax.random.key(config.seed))
+  rng = np.asarray(jax.random.key_data(jax.random.key(7)))
+  return config, gen, step, state, rng
+
+
+def _run_shard_map(devices, steps):
+  _, gen, step, state, rng = _setup(len(devices))
+  mesh = parallel.make_mesh(devices)
+  run = parallel.shard_step(step, mesh, donate_state=False)
+  put = lambda t: parallel.replicate(t, mesh)
+  state, gen_vars, rng = put(state), put(gen.variables), put(rng)
+  losses = []
+  for _ in range(steps):
+    state, m = run(state, gen_vars, rng)
+    losses.append(float(m['loss']))
+  return jax.device_get(state.params), losses
+
+
+def _run_pmap(steps):
+  _, gen, step, state, rng = _setup(jax.local_device_count())
+  run = parallel.pmap_step(step, donate_state=False)
+  rep = parallel.pmap_replicate
+  state, gen_vars, rng = rep(state), rep(gen.variables), rep(rng)
+  losses = []
+  for _ in range(steps):
+    state, m = run(state, gen_vars, rng)
+    losses.append(float(m['loss'][0]))
+  return jax.tree.map(lambda x: np.asarray(x[0]), state.params), losses
+
+
+@pytest.mark.slow
+def test_single_device_shard_map_and_pmap_agree():
+  assert jax.device_count() == 8
+  one, l1 = _run_shard_map(jax.devices()[:1], 3)
+  eight, l8 = _run_shard_map(jax.devices(), 3)
+  pm, lp = _run_pmap(3)
+  np.testing.assert_allclose(l8, l1, rtol=1e-4)
+  np.testing.assert_allclose(lp, l1, rtol=1e-4)
+  for other in (eight, pm):
+    for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(other)):
+      np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-4)
+  # The steps changed the parameters (the comparison is not vacuous).
+  _, _, _, state0, _ = _setup(1)
+  moved = [float(np.abs(a - b).max()) for a, b in
+           zip(jax.tree.leaves(state0.params), jax.tree.leaves(one))]
+  assert max(moved) > 1e-4
+
+
+@pytest.mark.slow
+def test_loss_falls_on_the_tiny_model():
+  config, gen, step, state, rng = _setup(8, {'num_steps': 30})
+  mesh = parallel.make_mesh()
+  run = parallel.shard_step(step, mesh, donate_state=False)
+  put = lambda t: parallel.replicate(t, mesh)
+  gen_vars, rng = put(gen.variables), put(rng)
+  state = put(state)
+  # The loss on a fixed batch (step counter 0 selects the same images).
+  fixed = lambda s: float(run(s.replace(step=jnp.zeros((), jnp.int32)),
+                              gen_vars, rng)[1]['loss'])
+  before = fixed(state)
+  for _ in range(config.num_steps):
+    state, _ = run(state, gen_vars, rng)
+  after = fixed(state)
+  assert after < before - 0.05, (before, after)
+
+
+def _cli(*args, env=None, **kw):
+  return subprocess.run(
+      [sys.executable, '-m', 'stylegan_seg_jax.train', *args],
+      cwd=ROOT, capture_output=True, text=True,
+      env=subprocess_env(**(env or {})), **kw)
+
+
+def _last_json(out):
+  return json.loads([line for line in out.splitlines()
+                     if line.startswith('{')][-1])
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
+  base = ['--config=configs/tiny.py', '--config.num_steps=8',
+          '--config.checkpoint_every=1']
+  full = _cli(*base, f'--workdir={tmp_path / "full"}')
+  assert full.returncode == 0, full.stderr
+  work = tmp_path / 'killed'
+  proc = subprocess.Popen(
+      [sys.executable, '-m', 'stylegan_seg_jax.train', *base,
+       f'--workdir={work}'], cwd=ROOT, stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, env=subprocess_env())
+  ckpts = work / 'swav' / 'checkpoints'
+  deadline = time.time() + 300
+  while time.time() < deadline and not (ckpts / '3').exists():
+    time.sleep(0.2)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert (ckpts / '3').exists()
+  resumed = _cli(*base, f'--workdir={work}')
+  assert resumed.returncode == 0, resumed.stderr
+  a, b = _last_json(full.stdout), _last_json(resumed.stdout)
+  assert a['step'] == b['step'] == 8
+  np.testing.assert_allclose(b['param_abs_sum'], a['param_abs_sum'],
+                             rtol=1e-6)
+  np.testing.assert_allclose(b['loss'], a['loss'], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_two_processes_agree_with_one(tmp_path):
+  base = ['--config=configs/tiny.py', '--config.num_steps=3']
+  env = {'XLA_FLAGS': '--xla_force_host_platform_device_count=2'}
+  procs = [subprocess.Popen(
+      [sys.executable, '-m', 'stylegan_seg_jax.train', *base,
+       f'--workdir={tmp_path / "mh"}', '--distributed',
+       '--coordinator_address=127.0.0.1:12391', '--num_processes=2',
+       f'--process_id={i}'], cwd=ROOT, stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True,
+      env=subprocess_env(**env)) for i in range(2)]
+  outs = [p.communicate(timeout=600) for p in procs]
+  for p, (_, err) in zip(procs, outs):
+    assert p.returncode == 0, err[-2000:]
+  r0, r1 = (_last_json(o) for o, _ in outs)
+  assert (r0['process'], r1['process']) == (0, 1)
+  assert r0['param_abs_sum'] == r1['param_abs_sum']
+  single = _cli(*base, f'--workdir={tmp_path / "one"}',
+                env={'XLA_FLAGS': '--xla_force_host_platform_device_count=4'})
+  assert single.returncode == 0, single.stderr
+  s = _last_json(single.stdout)
+  np.testing.assert_allclose(r0['param_abs_sum'], s['param_abs_sum'],
+                             rtol=1e-5)
+  np.testing.assert_allclose(r0['loss'], s['loss'], rtol=1e-4)
+
+
+@pytest.mark.parametrize('override,message', [
+    ({'generator_dir': '/nonexistent/gen'},
+     "generator checkpoint '/nonexistent/gen' not found"),
+    ({'swav.layers': (0, 99)}, 'swav.layers [0, 99] not in the'),
+    ({'batch_size': 3}, 'batch_size 3 is not divisible by the 8'),
+    ({'stage': ('swav', 'paint')}, "unknown stage(s) ['paint']"),
+])
+def test_bad_configs_fail_at_start_up(tmp_path, override, message):
+  with pytest.raises(config_lib.ConfigError) as e:
+    runner.train_and_evaluate(tiny_config(**override), str(tmp_path / 'w'))
+  assert message in str(e.value)
+  assert not (tmp_path / 'w' / 'swav' / 'checkpoints').exists()
+
+
+@pytest.mark.slow
+def test_bad_config_from_the_command_line_is_one_line(tmp_path):
+  proc = _cli('--config=configs/tiny.py', '--config.batch_size=3',
+              f'--workdir={tmp_path / "w"}')
+  assert proc.returncode == 1
+  lines = proc.stderr.strip().splitlines()
+  assert len(lines) == 1, proc.stderr
+  assert lines[0] == ('train: error: batch_size 3 is not divisible by the 8 '
+                      'devices'), lines
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+  config = tiny_config(**{'num_steps': 6, 'checkpoint_every': 1,
+                          'optim.lr': 1e30,
+                          'optim.trust_coefficient': 1e30})
+  with pytest.raises(FloatingPointError) as e:
+    runner.train_and_evaluate(config, str(tmp_path))
+  message = str(e.value)
+  assert 'non-finite' in message and 'last good checkpoint kept' in message
+  steps = sorted(int(p.name) for p in (tmp_path / 'swav' / 'checkpoints')
+                 .iterdir() if p.name.isdigit())
+  bad_step = int(message.split(' at step ')[1].split()[0])
+  assert steps and max(steps) < bad_step
+
+
+@pytest.mark.slow
+def test_options_step_runs_finite_on_two_devices():
+  """2-layer head (BatchNorm synced over devices), bilinear resampling,
+  the reference's image marginals, aligned views, double truncation."""
+  config, gen, step, state, rng = _setup(2, {
+      'batch_size': 2, 'swav.head': '2-layer',
+      'swav.interpolation': 'bilinear', 'swav.marginals': 'image',
+      'views.align_views': True, 'views.double_truncation': True})
+  mesh = parallel.make_mesh(jax.devices()[:2])
+  run = parallel.shard_step(step, mesh, donate_state=False)
+  put = lambda t: parallel.replicate(t, mesh)
+  new, metrics = run(put(state), put(gen.variables), put(rng))
+  assert np.isfinite(float(metrics['loss']))
+  stats = jax.tree.leaves(jax.device_get(new.batch_stats))
+  assert stats and all(np.all(np.isfinite(s)) for s in stats)
+  before = jax.tree.leaves(state.batch_stats)
+  assert any(not np.allclose(a, b) for a, b in zip(before, stats))
