@@ -1,10 +1,11 @@
-"""SwAV on AFHQ at 256 (the reference's generic `hfc_with_swav_config.py`).
+"""AFHQ at 256 (the reference's `afhq-256`, which uses its generic config).
 
   python convert_weights.py --src=afhq.pkl --out=afhq --resolution=256
   python -m stylegan_seg_jax.train --config=configs/afhq.py \
-      --config.generator_dir=afhq --workdir=workdirs/afhq
+      --workdir=workdirs/afhq --config.stage=swav,oneshot
 
-Differs from ffhq256: K = 8000.
+The generic `hfc_with_swav_config.py`: differs from ffhq256 by K = 8000;
+7 classes.
 """
 
 from configs import common
@@ -15,9 +16,7 @@ def get_config():
   c.generator_dir = 'afhq'
   c.resolution = 256
   c.swav.num_prototypes = 8000
-  # One labelled sample from `label export` / `label import`; no test set.
-  c.data.oneshot = 'labels/afhq_example'
-  c.data.test_set = ''
   c.data.class_names = ('background', 'head', 'neck', 'mouth', 'eye', 'nose',
                         'ear')
+  common.use_reference_test_set(c, 'afhq', 0)
   return c

@@ -15,8 +15,9 @@ FFHQ_CLASSES = ('background', 'skin', 'hair', 'eye', 'eyebrow', 'nose',
 def base_config() -> ml_collections.ConfigDict:
   """A new config with every section, at the ffhq-256 reference settings."""
   c = ml_collections.ConfigDict()
-  # Training stages to run, in order: 'toy_generator', 'swav', 'oneshot'
-  # (on the command line also --config.stage=swav,oneshot).
+  # Training stages to run, in order: 'toy_generator', 'swav', 'simclr',
+  # 'oneshot' (on the command line also --config.stage=swav,oneshot). The
+  # oneshot stage runs 'simclr' first when it trains 'hfc_simclr'.
   c.stage = ('swav',)
   # A converted generator directory (convert_weights.py), or 'toy'.
   c.generator_dir = 'toy'
@@ -39,6 +40,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.swav.sinkhorn_iters = 10
   c.swav.marginals = 'uniform'      # 'uniform' | 'image' (reference option)
   c.swav.temperature = 0.01
+  # The reference re-normalises the prototype rows in place before each step,
+  # outside autograd ('before_step'); 'in_loss' differentiates through the
+  # normalisation instead.
+  c.swav.prototype_normalization = 'before_step'
   c.swav.num_patches = 5
   c.swav.patch_size = 20000
   # Score rows alive at once in the loss (memory only; same result).
@@ -66,7 +71,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.oneshot = ml_collections.ConfigDict()
   # Methods trained by the `oneshot` stage and scored by the evaluator.
   c.oneshot.methods = ('ours', 'repurposegan', 'datasetgan',
-                       'datasetgan_ensemble', 'hfc_kmeans')
+                       'datasetgan_ensemble', 'hfc_kmeans', 'hfc_simclr')
   c.oneshot.head = 'XXS'             # ours: XXS | XS | S | M | L | Lin
   c.oneshot.reference_logits = False  # True = XXS emits 12 logits (reference)
   c.oneshot.num_steps = 200
@@ -88,8 +93,33 @@ def base_config() -> ml_collections.ConfigDict:
   c.baselines.hfc_clusters = (4, 8, 16, 32, 64)
   c.baselines.hfc_samples = 4
   c.baselines.hfc_head = 'S'
-  c.baselines.kmeans_iters = 100
-  c.baselines.kmeans_inits = 3
+  # k-means as scikit-learn's defaults, which the reference uses: 10 runs
+  # of at most 300 Lloyd iterations, tolerance 1e-4 (relative).
+  c.baselines.kmeans_iters = 300
+  c.baselines.kmeans_inits = 10
+  c.baselines.kmeans_tol = 1e-4
+  c.baselines.simclr_head = 'XS'
+
+  # The HFC+SimCLR baseline's projection (stage 'simclr'): `batch_size`
+  # images per step as every stage (the reference: 1), `simclr.batch_size`
+  # pixels of each read in both views. Its features are upsampled as
+  # `baselines.interpolation`.
+  c.simclr = ml_collections.ConfigDict()
+  c.simclr.layers = ml_collections.config_dict.placeholder(tuple)  # None = all
+  c.simclr.num_steps = 100
+  c.simclr.batch_size = 20
+  c.simclr.dim = 512
+  c.simclr.temperature = 1.0
+  c.simclr.lr = 0.01
+  c.simclr.momentum = 0.9
+  c.simclr.trust_coefficient = 0.01
+  # The reference's loss as coded: cosines between the first 2 x batch_size
+  # projected channels instead of the samples, positive pairs (2k - 1, 2k)
+  # instead of (2k, 2k + 1); and BatchNorm left in train mode when
+  # segmenting (each image's own statistics).
+  c.simclr.reference_similarity = False
+  c.simclr.reference_pairs = False
+  c.simclr.reference_bn_train = False
 
   c.data = ml_collections.ConfigDict()
   # Labelled test set: a TFDS directory (labelled_set / label import_reference),
@@ -103,10 +133,19 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.num_test = -1               # -1 = all (the reference evaluates 10)
   # Names of the class ids (labelling; one-shot examples carry their own).
   c.data.class_names = FFHQ_CLASSES
+  # The reference's labelled test data (`label import_reference`): the
+  # truncation its images are rendered with (None = the generated samples'
+  # psi; PASCAL-Part inversions: 1), and a label size to pad shorter label
+  # maps to, centred, before resizing to the generator's (None = none).
+  c.data.reference_psi = ml_collections.config_dict.placeholder(float)
+  c.data.reference_label_size = ml_collections.config_dict.placeholder(int)
 
   c.eval = ml_collections.ConfigDict()
   c.eval.batch_size = 8              # images per segmentation call
   c.eval.num_overlays = 8            # images in each overlay grid
+  # Bounding-box metrics: 'inclusive' boxes, or the reference's 'exclusive'
+  # slicing (drops the box's last row and column outside the mask).
+  c.eval.bbox_bounds = 'inclusive'
 
   # Annotated dataset generation (python -m stylegan_seg_jax.generate).
   c.generate = ml_collections.ConfigDict()
@@ -144,3 +183,16 @@ def base_config() -> ml_collections.ConfigDict:
   c.toy_generator.eval_samples = 64
   c.toy_generator.checkpoint_every = 2000
   return c
+
+
+def use_reference_test_set(c: ml_collections.ConfigDict, name: str,
+                           one_shot_index: int) -> None:
+  """Sets `c.data` to the reference benchmark: its labelled test samples
+  (imported by `label import_reference --name=NAME --out=data`) and the
+  reference's one-shot sample among them (removed from the test split).
+
+  A run on a sample you labelled yourself overrides `data.oneshot` with the
+  directory `label import` wrote.
+  """
+  c.data.test_set = f'data/labelled_samples/{name}/1.0.0'
+  c.data.oneshot = f'index:{one_shot_index}'

@@ -1,10 +1,11 @@
-"""SwAV on LSUN cat at 256 (reference `hfc_with_swav_cat_config.py`).
+"""LSUN cat at 256 (the reference's `cat-256`, `hfc_with_swav_cat_config`).
 
   python convert_weights.py --src=stylegan2-cat-config-f.pt --out=lsun_cat
   python -m stylegan_seg_jax.train --config=configs/lsun_cat.py \
-      --config.generator_dir=lsun_cat --workdir=workdirs/lsun_cat
+      --workdir=workdirs/lsun_cat --config.stage=swav,oneshot
 
-Differs from ffhq256: eps = 0.003 and the reference's `image` marginals.
+Differs from ffhq256: eps = 0.003, the reference's `image` marginals, the
+XS head, 10 classes.
 """
 
 from configs import common
@@ -16,9 +17,8 @@ def get_config():
   c.resolution = 256
   c.swav.epsilon = 0.003
   c.swav.marginals = 'image'
-  # One labelled sample from `label export` / `label import`; no test set.
-  c.data.oneshot = 'labels/lsun_cat_example'
-  c.data.test_set = ''
+  c.oneshot.head = 'XS'
   c.data.class_names = ('background', 'head', 'eye', 'nose', 'ear', 'neck',
                         'torso', 'tail', 'f_leg', 'b_leg')
+  common.use_reference_test_set(c, 'lsun_cat', 0)
   return c

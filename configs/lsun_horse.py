@@ -1,10 +1,10 @@
-"""SwAV on LSUN horse at 256 (reference `hfc_with_swav_horse_config.py`).
+"""LSUN horse at 256 (the reference's `horse-256`, its horse SwAV config).
 
   python convert_weights.py --src=stylegan2-horse-config-f.pt --out=lsun_horse
   python -m stylegan_seg_jax.train --config=configs/lsun_horse.py \
-      --config.generator_dir=lsun_horse --workdir=workdirs/lsun_horse
+      --workdir=workdirs/lsun_horse --config.stage=swav,oneshot
 
-Differs from ffhq256: 50 steps, eps = 0.003.
+Differs from ffhq256: 50 steps, eps = 0.003, one-shot sample 4, 8 classes.
 """
 
 from configs import common
@@ -16,9 +16,7 @@ def get_config():
   c.resolution = 256
   c.num_steps = 50
   c.swav.epsilon = 0.003
-  # One labelled sample from `label export` / `label import`; no test set.
-  c.data.oneshot = 'labels/lsun_horse_example'
-  c.data.test_set = ''
   c.data.class_names = ('background', 'f_leg', 'b_leg', 'torso', 'neck',
                         'tail', 'head', 'rider')
+  common.use_reference_test_set(c, 'lsun_horse', 4)
   return c

@@ -6,7 +6,8 @@
       --workdir=/tmp/tiny
 
 A few seconds per stage on a CPU: 64x64 generator, K = 16, 2 patches of 256
-pixels, psi = 1 (the toy domain's ground truth holds only there).
+pixels, a 32-d SimCLR projection trained for 4 steps, psi = 1 (the toy
+domain's ground truth holds only there).
 """
 
 from configs import common
@@ -33,5 +34,8 @@ def get_config():
   c.baselines.hfc_samples = 2
   c.baselines.kmeans_iters = 10
   c.baselines.kmeans_inits = 1
+  c.simclr.num_steps = 4
+  c.simclr.dim = 32
+  c.simclr.batch_size = 8
   c.data.num_test = 16
   return c

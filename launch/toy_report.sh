@@ -5,9 +5,10 @@
 #   bash launch/toy_report.sh workdirs/toy_report "0 1 2"
 #   bash launch/toy_report.sh workdirs/toy_report_bilinear "0 1 2" \
 #       --config.baselines.interpolation=bilinear
-# Trains SwAV once (ROOT/swav_run), then per toy one-shot seed S fits every
-# method in ROOT/seed_S (its swav/ links to the shared stage) and evaluates
-# it; finally prints and writes ROOT/report.md (mean ± std over the seeds).
+# Trains SwAV and the SimCLR baseline's projection once (ROOT/swav_run), then
+# per toy one-shot seed S fits every method in ROOT/seed_S (its swav/ and
+# simclr/ link to the shared stages) and evaluates it; finally prints and
+# writes ROOT/report.md (mean ± std over the seeds).
 # Idempotent like the quickstart: finished stages are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,12 +19,14 @@ bash launch/setup_env.sh
 py=.venv/bin/python
 cfg=configs/toy_swav.py
 $py -m stylegan_seg_jax.train --config=$cfg --workdir="$root/swav_run" \
-    --config.stage=swav "$@"
+    --config.stage=swav,simclr "$@"
 runs=()
 for s in $seeds; do
   w="$root/seed_$s"
   mkdir -p "$w"
-  ln -sfn "$(cd "$root/swav_run" && pwd)/swav" "$w/swav"
+  for stage in swav simclr; do
+    ln -sfn "$(cd "$root/swav_run" && pwd)/$stage" "$w/$stage"
+  done
   flags=(--config=$cfg --workdir="$w" --config.data.oneshot="toy_seed:$s" "$@")
   $py -m stylegan_seg_jax.train "${flags[@]}" --config.stage=oneshot
   $py -m stylegan_seg_jax.evaluate "${flags[@]}"

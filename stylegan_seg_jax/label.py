@@ -9,8 +9,9 @@
       --latents=latents.pt --labels=labels.pt --name=ffhq --out=data
 
 The generator, its resolution, the truncation psi (`generate.psi`, else
-`views.psi`: the way generated samples are made) and the class names
-(`data.class_names`) come from the config. `export` writes the sample's
+`views.psi`: the way generated samples are made; `data.reference_psi` for
+imported test data when set) and the class names (`data.class_names`) come
+from the config. `export` writes the sample's
 image, latent and palette into OUT; `import` writes OUT/example.npz (OUT
 defaults to the export), which `--config.data.oneshot=OUT` trains on;
 `import_reference` writes a labelled TFDS test set under OUT
@@ -142,9 +143,16 @@ def main(argv: list[str]) -> None:
     if data_dir is None:
       raise cli.UsageError('--out is required for import_reference')
     gen, name, psi, names = _generator_settings(command)
+    config = _CONFIG.value if flags.FLAGS['config'].present else None
+    label_size = None
+    if config is not None:
+      if config.data.reference_psi is not None and not (
+          _DEPRECATED['psi'].present):
+        psi = float(config.data.reference_psi)
+      label_size = config.data.reference_label_size
     labelling.import_reference(_LATENTS.value, _LABELS.value, gen, names,
                                data_dir, _NAME.value, psi=psi,
-                               generator_name=name)
+                               generator_name=name, label_size=label_size)
 
 
 if __name__ == '__main__':

@@ -50,7 +50,8 @@ from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import pictures
 
 __all__ = ['parse_class_names', 'render', 'export', 'read_mask',
-           'import_mask', 'import_reference', 'EXPORT_FORMAT', 'EXPORT_FILES']
+           'import_mask', 'import_reference', 'pad_labels', 'resize_nearest',
+           'EXPORT_FORMAT', 'EXPORT_FILES']
 
 EXPORT_FORMAT = 'stylegan_seg_jax.label_export.v1'
 EXPORT_FILES = ('image.png', 'latent.npz', 'palette.png', 'palette.json')
@@ -396,11 +397,43 @@ def _reference_labels(path: pathlib.Path) -> tuple[np.ndarray, bool]:
   return labels, scaled
 
 
+def pad_labels(labels: np.ndarray, size: int) -> np.ndarray:
+  """Zero-pads label maps [N, H, W] to [N, size, size], centred.
+
+  The reference does this to the PASCAL-Part car labels (384 rows into rows
+  64..447 of 512).
+
+  Raises:
+    ValueError: a map larger than `size`, or an odd margin.
+  """
+  n, h, w = labels.shape
+  if h > size or w > size or (size - h) % 2 or (size - w) % 2:
+    raise ValueError(f'label maps of {h}x{w} cannot be padded to '
+                     f'{size}x{size} evenly')
+  top, left = (size - h) // 2, (size - w) // 2
+  out = np.zeros((n, size, size), labels.dtype)
+  out[:, top:top + h, left:left + w] = labels
+  return out
+
+
+def resize_nearest(labels: np.ndarray, size: int) -> np.ndarray:
+  """Nearest resize of label maps [N, H, W] to [N, size, size].
+
+  Output pixel i reads input floor(i * H / size), as torch's
+  `interpolate(mode='nearest')` (the reference's `Resize(NEAREST)` of
+  label tensors).
+  """
+  rows = (np.arange(size) * labels.shape[1]) // size
+  cols = (np.arange(size) * labels.shape[2]) // size
+  return labels[:, rows][:, :, cols]
+
+
 def import_reference(latents: str | os.PathLike[str],
                      labels: str | os.PathLike[str], gen: stylegan2.Generator,
                      class_names: str | Sequence[str],
                      data_dir: str | os.PathLike[str], name: str, *,
                      psi: float, generator_name: str,
+                     label_size: int | None = None,
                      log: Log = print) -> pathlib.Path:
   """Converts the reference's `latents.pt` + `labels.pt` to a labelled set.
 
@@ -414,6 +447,10 @@ def import_reference(latents: str | os.PathLike[str],
     psi: truncation the images are rendered with (recorded as the metadata
       key `truncation_psi`; w is stored as read, untruncated).
     generator_name: how the config names the generator (recorded).
+    label_size: pad shorter label maps to this size first, centred (the
+      reference's PASCAL-Part cars: 384 rows to 512). Label maps larger
+      than the generator's images are then nearest-resized to them (the
+      reference resizes every label map to its image size).
     log: receives the output directory.
 
   Returns:
@@ -433,6 +470,8 @@ def import_reference(latents: str | os.PathLike[str],
                           'remove it')
   w = _reference_latents(latents)
   masks, scaled = _reference_labels(labels)
+  if label_size is not None:
+    masks = pad_labels(masks, int(label_size))
   if len(w) != len(masks):
     raise ValueError(f'{latents.name} has {len(w)} latents but '
                      f'{labels.name} has {len(masks)} label maps')
@@ -441,10 +480,13 @@ def import_reference(latents: str | os.PathLike[str],
     want = (f'[N, {cfg.w_dim}] or [N, >={cfg.num_ws}, {cfg.w_dim}]')
     raise ValueError(f'{latents}: latents of shape {w.shape} do not fit the '
                      f'generator ({want})')
-  if masks.shape[1:] != (cfg.resolution, cfg.resolution):
-    raise ValueError(f'{labels}: label maps are {masks.shape[2]}x'
-                     f'{masks.shape[1]}, the generator renders '
-                     f'{cfg.resolution}x{cfg.resolution}')
+  rows, cols = masks.shape[1:]
+  res = cfg.resolution
+  if rows == cols and rows > res and rows % res == 0:
+    masks = resize_nearest(masks, res)
+  elif (rows, cols) != (res, res):
+    raise ValueError(f'{labels}: label maps are {cols}x{rows}, the generator '
+                     f'renders {res}x{res}')
   if masks.max() >= len(names):
     i = int(np.argmax(masks.reshape(len(masks), -1).max(axis=1) >= len(names)))
     raise ValueError(f'{labels}: sample {i} has class id {int(masks[i].max())}'

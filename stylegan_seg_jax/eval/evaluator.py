@@ -33,7 +33,7 @@ __all__ = ['MethodResult', 'evaluate_method', 'write_report',
 # Columns of the markdown table, in order.
 TABLE_METRICS = ('miou_per_image', 'miou_dataset', 'miou_reference',
                  'normalized_wiou', 'paper_wiou', 'fg_iou', 'fg_iou_last',
-                 'fw_iou', 'dice', 'pd50')
+                 'fw_iou', 'dice', 'pd50', 'bbox_iou')
 
 
 @dataclasses.dataclass
@@ -58,8 +58,8 @@ class MethodResult:
 def evaluate_method(segmenter: segmenters.Segmenter, variables: Any,
                     frozen: Any, gen: stylegan2.Generator,
                     test: experiment.TestSet, batch_size: int,
-                    progress: Callable[[int], Any] | None = None
-                    ) -> MethodResult:
+                    progress: Callable[[int], Any] | None = None,
+                    bbox_bounds: str = 'inclusive') -> MethodResult:
   """Segments and scores the test set with one trained method.
 
   Args:
@@ -70,6 +70,8 @@ def evaluate_method(segmenter: segmenters.Segmenter, variables: Any,
     test: the labelled test set.
     batch_size: images per segmentation call.
     progress: called with the number of images done after each batch.
+    bbox_bounds: box convention of the bounding-box metrics
+      (`metrics.BBOX_BOUNDS`).
 
   Returns:
     The method's metrics, predictions, images and uncertainties.
@@ -85,7 +87,8 @@ def evaluate_method(segmenter: segmenters.Segmenter, variables: Any,
   num_classes = len(test.class_names)
   # Reference XXS heads emit 12 logits: an id beyond the classes is no class.
   labels = np.where(labels < num_classes, labels, 255).astype(np.uint8)
-  acc = metrics_lib.MetricAccumulator(num_classes, test.class_names)
+  acc = metrics_lib.MetricAccumulator(num_classes, test.class_names,
+                                      bbox_bounds)
   acc.update(test.masks.astype(np.int64), _clip_unknown(labels, num_classes))
   result = acc.result()
   result['images_per_s'] = len(ws) / max(seconds, 1e-9)
@@ -117,7 +120,10 @@ def markdown_table(results: Sequence[MethodResult]) -> str:
 def write_report(out_dir: pathlib.Path, results: Sequence[MethodResult],
                  test: experiment.TestSet, num_overlays: int,
                  extra: dict[str, Any] | None = None) -> None:
-  """metrics.json, metrics.md, <method>_predictions.npz, <method>_overlay.png.
+  """metrics.json, metrics.md, and per method predictions, overlays, curves.
+
+  Per method: `<method>_predictions.npz`, `<method>_overlay.png` and
+  `<method>_iou_pd.png` (the IoU-vs-PD curve per class and its mean).
 
   Args:
     out_dir: an (empty, scratch) directory to fill.
@@ -148,5 +154,11 @@ def write_report(out_dir: pathlib.Path, results: Sequence[MethodResult],
              for i in range(k)],
             [pictures.overlay(r.images[i], test.masks[i], num_classes, 0.6)
              for i in range(k)]]
+    curve = r.metrics['iou_pd_curve']
+    pictures.save_curves(
+        out_dir / f'{r.name}_iou_pd.png', curve['thresholds'],
+        [*curve['per_class'].items(), ('mean', curve['mean'])],
+        title=f'{r.name}: share of images with IoU > threshold (PD)',
+        x_label='IoU threshold', y_label='PD', highlight='mean')
     pictures.save_grid(out_dir / f'{r.name}_overlay.png', rows, scale=2,
                         footer=pictures.legend(test.class_names))

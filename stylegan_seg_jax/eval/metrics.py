@@ -28,7 +28,16 @@ Over a data set (`MetricAccumulator`, `summarize`; see `METRIC_DOCS`):
   union is not empty. Dice_c = 2 IoU_c / (IoU_c + 1) (= 2|G∧P| / (|G|+|P|)).
 * PD@0.5 (the fraction of images whose IoU_c is above 0.5, strictly) is
   taken over images whose G contains c (corrected), or over all images with
-  absent-zero IoU (reference).
+  absent-zero IoU (reference). The IoU-vs-PD curve is PD at each of
+  `CURVE_THRESHOLDS` (20 thresholds from 0 to 1, the reference's).
+
+Bounding boxes (per image and class): the box of a mask spans its first to
+last row and column. The box IoU compares the regions the two boxes cover.
+With `bbox_bounds='inclusive'` (default) a box covers its last row and
+column; the reference fills `box[ymin:ymax, xmin:xmax]` on top of the mask
+(`'exclusive'`), which drops the last row and column except where the mask
+itself lies. A class absent from G or from P has box IoU 0; absent from both,
+NaN (skipped) in the corrected means and 0 in the reference ones.
 """
 
 from __future__ import annotations
@@ -40,7 +49,13 @@ from typing import Any
 import numpy as np
 
 __all__ = ['per_image_iou', 'paper_wiou', 'normalized_wiou', 'fg_iou',
-           'MetricAccumulator', 'summarize', 'METRIC_DOCS']
+           'bbox_iou', 'iou_pd_curve', 'MetricAccumulator', 'summarize',
+           'METRIC_DOCS', 'CURVE_THRESHOLDS', 'BBOX_BOUNDS']
+
+# PD is read off the IoU at these thresholds (the reference's
+# np.linspace(0, 1, int(1 / 0.05))).
+CURVE_THRESHOLDS = np.linspace(0.0, 1.0, 20)
+BBOX_BOUNDS = ('inclusive', 'exclusive')
 
 METRIC_DOCS: dict[str, str] = {
     'num_images': 'number of images evaluated',
@@ -68,8 +83,23 @@ METRIC_DOCS: dict[str, str] = {
              'whose IoU_c > 0.5'),
     'pd50_reference': ('mean over classes of the fraction of all images whose '
                        'absent-zero IoU_c > 0.5 (reference)'),
+    'bbox_iou': ('mean over classes of the mean over images of the '
+                 'bounding-box IoU_c, images where c is absent from G and P '
+                 'skipped'),
+    'bbox_iou_reference': ('mean over classes of the mean over images of the '
+                           'bounding-box IoU_c, absent classes scored 0 '
+                           '(reference)'),
+    'bbox_dice': 'mean over classes of 2 bbox_iou_c / (bbox_iou_c + 1)',
+    'bbox_dice_reference': ('mean over classes of the mean over images of '
+                            '2 box IoU_c / (box IoU_c + 1), absent-zero '
+                            '(reference)'),
+    'bbox_bounds': "'inclusive' boxes (default) or the reference's "
+                   "'exclusive' slicing",
+    'iou_pd_curve': ('PD at each IoU threshold: thresholds, per class and '
+                     'the mean over classes (among images containing c), '
+                     'and the reference curve (all images, absent-zero IoU)'),
     'per_class': ('per class: iou_reference, iou_per_image, iou_dataset, '
-                  'dice, pd50'),
+                  'dice, pd50, bbox_iou, bbox_dice'),
 }
 
 
@@ -234,6 +264,94 @@ def fg_iou(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
   return _fg_iou(_confusion(np.minimum(gt, 1), np.minimum(pred, 1), 2))
 
 
+def _boxes(masks: np.ndarray, num_classes: int) -> tuple[np.ndarray, ...]:
+  """Per image and class: (present [N, C] bool, ymin, ymax, xmin, xmax)."""
+  onehot = masks[:, None] == np.arange(num_classes)[None, :, None, None]
+  rows, cols = onehot.any(axis=3), onehot.any(axis=2)  # [N, C, H], [N, C, W]
+  present = rows.any(axis=2)
+  h, w = masks.shape[1:]
+  first = lambda a: np.argmax(a, axis=2)
+  last = lambda a, n: n - 1 - np.argmax(a[..., ::-1], axis=2)
+  return (present, first(rows), last(rows, h), first(cols), last(cols, w),
+          onehot)
+
+
+def _box_regions(masks: np.ndarray, num_classes: int, bounds: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+  """(present [N, C], region covered by each class's box [N, C, H, W])."""
+  present, y0, y1, x0, x1, onehot = _boxes(masks, num_classes)
+  h, w = masks.shape[1:]
+  r = np.arange(h)[None, None, :]
+  c = np.arange(w)[None, None, :]
+  if bounds == 'inclusive':
+    in_rows = (r >= y0[..., None]) & (r <= y1[..., None])
+    in_cols = (c >= x0[..., None]) & (c <= x1[..., None])
+  else:  # the reference: box[ymin:ymax, xmin:xmax] = 1 over the mask
+    in_rows = (r >= y0[..., None]) & (r < y1[..., None])
+    in_cols = (c >= x0[..., None]) & (c < x1[..., None])
+  region = in_rows[..., :, None] & in_cols[..., None, :]
+  if bounds == 'exclusive':
+    region |= onehot
+  return present, region & present[..., None, None]
+
+
+def _bbox_iou(gt: np.ndarray, pred: np.ndarray, num_classes: int,
+              bounds: str) -> np.ndarray:
+  """[N, C] box IoU: 0 if the class is absent from one mask, NaN if from both.
+  """
+  if bounds not in BBOX_BOUNDS:
+    raise ValueError(f'bbox_bounds must be one of {BBOX_BOUNDS}, got '
+                     f'{bounds!r}')
+  in_gt, box_gt = _box_regions(gt, num_classes, bounds)
+  in_pred, box_pred = _box_regions(pred, num_classes, bounds)
+  inter = (box_gt & box_pred).sum(axis=(2, 3))
+  union = (box_gt | box_pred).sum(axis=(2, 3))
+  out = np.where(in_gt | in_pred, 0.0, np.nan)
+  np.divide(inter, union, out=out, where=in_gt & in_pred)
+  return out
+
+
+def bbox_iou(gt: np.ndarray, pred: np.ndarray, num_classes: int,
+             bounds: str = 'inclusive') -> np.ndarray:
+  """Per-image, per-class bounding-box IoU.
+
+  Args:
+    gt: ground-truth integer masks [N, H, W] or [H, W] (N = 1).
+    pred: predicted integer masks, same shape.
+    num_classes: C; values must lie in [0, C).
+    bounds: 'inclusive' boxes, or the reference's 'exclusive' slicing (see
+      the module doc).
+
+  Returns:
+    [N, C] float64: 0 where the class is absent from exactly one mask, NaN
+    where it is absent from both.
+  """
+  _check_num_classes(num_classes)
+  gt, pred = _check_masks(gt, pred, num_classes)
+  return _bbox_iou(gt, pred, num_classes, bounds)
+
+
+def iou_pd_curve(iou: np.ndarray, counted: np.ndarray | None = None,
+                 thresholds: np.ndarray = CURVE_THRESHOLDS) -> np.ndarray:
+  """PD (share of images with IoU_c > t) at each threshold, per class.
+
+  Args:
+    iou: [N, C] per-image IoU (absent-zero).
+    counted: [N, C] bool, which images count for each class (default all:
+      the reference); the corrected curve counts images containing c.
+    thresholds: [T] IoU thresholds.
+
+  Returns:
+    [T, C] float64 (NaN for a class no image counts for).
+  """
+  iou = np.asarray(iou, np.float64)
+  counted = np.ones(iou.shape, bool) if counted is None else counted
+  hits = ((iou[None] > np.asarray(thresholds)[:, None, None])
+          & counted[None]).sum(axis=1)
+  with np.errstate(invalid='ignore', divide='ignore'):
+    return hits / counted.sum(axis=0)[None]
+
+
 def _nanmean(x: np.ndarray, axis: int | None = None) -> np.ndarray | float:
   """np.nanmean without the all-NaN warning (all-NaN slices give NaN)."""
   x = np.asarray(x, np.float64)
@@ -260,14 +378,20 @@ class MetricAccumulator:
   """
 
   def __init__(self, num_classes: int,
-               class_names: Sequence[str] | None = None):
+               class_names: Sequence[str] | None = None,
+               bbox_bounds: str = 'inclusive'):
     """Sets up an empty accumulator.
 
     Args:
       num_classes: C; mask values must lie in [0, C).
       class_names: C distinct names for `per_class`; default 'class_<i>'.
+      bbox_bounds: 'inclusive' boxes or the reference's 'exclusive' slicing.
     """
     _check_num_classes(num_classes)
+    if bbox_bounds not in BBOX_BOUNDS:
+      raise ValueError(f'bbox_bounds must be one of {BBOX_BOUNDS}, got '
+                       f'{bbox_bounds!r}')
+    self.bbox_bounds = bbox_bounds
     self.num_classes = int(num_classes)
     if class_names is None:
       class_names = [f'class_{i}' for i in range(self.num_classes)]
@@ -285,6 +409,7 @@ class MetricAccumulator:
     self._paper_wiou: list[np.ndarray] = []
     self._normalized_wiou: list[np.ndarray] = []
     self._fg_iou: list[np.ndarray] = []
+    self._bbox_iou: list[np.ndarray] = []  # [n, C], NaN if absent from both
     self._inter = np.zeros(c, np.int64)
     self._union = np.zeros(c, np.int64)
     self._gt_area = np.zeros(c, np.int64)
@@ -309,6 +434,8 @@ class MetricAccumulator:
     self._paper_wiou.append(_paper_wiou(conf))
     self._normalized_wiou.append(_normalized_wiou(conf))
     self._fg_iou.append(_fg_iou(conf))
+    self._bbox_iou.append(_bbox_iou(gt, pred, self.num_classes,
+                                    self.bbox_bounds))
     self._inter += inter.sum(axis=0)
     self._union += union.sum(axis=0)
     self._gt_area += gt_area.sum(axis=0)
@@ -354,6 +481,13 @@ class MetricAccumulator:
     class_dice = 2 * class_iou_ds / (class_iou_ds + 1)
     weights = self._gt_area / self._pixels
     fw_iou = np.where(weights > 0, weights * class_iou_ds, 0.0).sum()
+    # Boxes: corrected (absent from both skipped) and reference (zero).
+    box = np.concatenate(self._bbox_iou)
+    box_zero = np.nan_to_num(box, nan=0.0)
+    class_box = _nanmean(box, axis=0)
+    class_box_dice = 2 * class_box / (class_box + 1)
+    curve = iou_pd_curve(iou_zero, in_gt)
+    curve_ref = iou_pd_curve(iou_zero)
 
     per_class = {}
     for i, name in enumerate(self.class_names):
@@ -363,6 +497,8 @@ class MetricAccumulator:
           'iou_dataset': _py(class_iou_ds[i]),
           'dice': _py(class_dice[i]),
           'pd50': _py(class_pd[i]),
+          'bbox_iou': _py(class_box[i]),
+          'bbox_dice': _py(class_box_dice[i]),
       }
     return {
         'num_images': int(self.num_images),
@@ -379,13 +515,27 @@ class MetricAccumulator:
         'dice_reference': _py(class_dice_ref.mean()),
         'pd50': _py(_nanmean(class_pd)),
         'pd50_reference': _py(class_pd_ref.mean()),
+        'bbox_iou': _py(_nanmean(class_box)),
+        'bbox_iou_reference': _py(box_zero.mean(axis=0).mean()),
+        'bbox_dice': _py(_nanmean(class_box_dice)),
+        'bbox_dice_reference': _py(
+            (2 * box_zero / (box_zero + 1)).mean(axis=0).mean()),
+        'bbox_bounds': self.bbox_bounds,
+        'iou_pd_curve': {
+            'thresholds': [float(t) for t in CURVE_THRESHOLDS],
+            'mean': [_py(v) for v in _nanmean(curve, axis=1)],
+            'mean_reference': [_py(v) for v in curve_ref.mean(axis=1)],
+            'per_class': {name: [_py(v) for v in curve[:, i]]
+                          for i, name in enumerate(self.class_names)},
+        },
         'per_class': per_class,
     }
 
 
 def summarize(gt: np.ndarray, pred: np.ndarray, num_classes: int,
-              class_names: Sequence[str] | None = None) -> dict[str, Any]:
+              class_names: Sequence[str] | None = None,
+              bbox_bounds: str = 'inclusive') -> dict[str, Any]:
   """`MetricAccumulator` result for one batch of masks [N, H, W] or [H, W]."""
-  acc = MetricAccumulator(num_classes, class_names)
+  acc = MetricAccumulator(num_classes, class_names, bbox_bounds)
   acc.update(gt, pred)
   return acc.result()

@@ -10,6 +10,7 @@ In data-flow order:
 * `heads`: the one-shot segmentation heads (dilated conv, Lin, DatasetGAN
   MLP).
 * `kmeans`: k-means++ and Lloyd in JAX (HFC-KMeans).
+* `simclr`: the projection and NT-Xent loss of the HFC+SimCLR baseline.
 * `segmenters`: ours and every baseline behind one interface.
 * `initializers`: PyTorch's default initialisation.
 

@@ -12,14 +12,17 @@ per-pixel logits with a small trainable head (docs/method.md §5, §6):
 * `datasetgan_ensemble`: raw features into 10 PixelMLPs, DatasetGAN init,
   majority vote;
 * `hfc_kmeans`: +-1 one-hot k-means cluster maps of blocks 8^2, 16^2, ...
-  into an S conv head.
+  into an S conv head;
+* `hfc_simclr`: the SimCLR stage's projection of the normalised raw
+  features (512 channels) into an XS conv head.
 
 Raw-feature heads never build the upsampled concatenation: their first layer
 is linear and runs per layer (`features.conv_maps` / `embed_maps`).
 
 A `Segmenter` holds the head and how its input is made; its *frozen* inputs
-(the SwAV projection, the k-means centres) are a pytree passed alongside the
-head variables, so the jitted functions take them as arguments.
+(the SwAV or SimCLR projection, the k-means centres) are a pytree passed
+alongside the head variables, so the jitted functions take them as
+arguments.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ __all__ = ['METHODS', 'Segmenter', 'build', 'hfc_blocks', 'fit_hfc_centres',
            'majority_vote', 'js_uncertainty', 'entropy_uncertainty']
 
 METHODS = ('ours', 'repurposegan', 'datasetgan', 'datasetgan_ensemble',
-           'hfc_kmeans')
+           'hfc_kmeans', 'hfc_simclr')
 
 
 def entropy_uncertainty(logits: jax.Array) -> jax.Array:
@@ -184,13 +187,13 @@ def fit_hfc_centres(
     x = x.reshape(-1, x.shape[-1])
     centres.append(kmeans.fit(jax.random.fold_in(kk, 1), x,
                               int(b.hfc_clusters[k]), b.kmeans_iters,
-                              b.kmeans_inits))
+                              b.kmeans_inits, b.kmeans_tol))
   return centres
 
 
 def build(name: str, config: ml_collections.ConfigDict,
           gen_config: stylegan2.GeneratorConfig, num_classes: int,
-          swav_model: Any = None) -> Segmenter:
+          swav_model: Any = None, simclr_model: Any = None) -> Segmenter:
   """The method `name` for a generator and a config.
 
   Args:
@@ -199,10 +202,12 @@ def build(name: str, config: ml_collections.ConfigDict,
     gen_config: the generator's architecture.
     num_classes: C.
     swav_model: `stages.swav.SwAVModel` (needed by 'ours').
+    simclr_model: `stages.simclr.SimCLRModel` (needed by 'hfc_simclr').
 
   Returns:
     The segmenter. Frozen inputs: 'ours' {'params', 'batch_stats'} of the
-    SwAV head; 'hfc_kmeans' {'centres': [...]} ; the others {}.
+    SwAV head; 'hfc_simclr' those of the SimCLR projection; 'hfc_kmeans'
+    {'centres': [...]} ; the others {}.
   """
   res = gen_config.resolution
   b, o = config.baselines, config.oneshot
@@ -249,4 +254,10 @@ def build(name: str, config: ml_collections.ConfigDict,
       return 2.0 * feat_lib.concat_maps(maps, res) - 1.0
     return Segmenter(name, num_classes,
                      heads.ConvHead(num_classes, b.hfc_head), make_input)
+  if name == 'hfc_simclr':
+    if simclr_model is None:
+      raise ValueError("method 'hfc_simclr' needs the SimCLR stage's model")
+    return Segmenter(name, num_classes,
+                     heads.ConvHead(num_classes, b.simclr_head),
+                     simclr_model.embed_maps)
   raise ValueError(f'unknown method {name!r}; one of {METHODS}')

@@ -1,4 +1,4 @@
-"""Pictures of masks: a fixed class palette, overlays and PNG grids."""
+"""Pictures: a fixed class palette, mask overlays, PNG grids and line plots."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from PIL import Image
 from PIL import ImageDraw
 
 __all__ = ['palette', 'colorize', 'overlay', 'to_uint8', 'save_grid',
-           'legend']
+           'legend', 'save_curves']
 
 # Distinct colours for class ids 0.. (background black); repeats after 16.
 _PALETTE = np.array([
@@ -93,4 +93,52 @@ def save_grid(path: str | os.PathLike[str],
     out.paste(img, (0, 0))
     out.paste(Image.fromarray(footer), (0, img.height))
     img = out
+  img.save(os.fspath(path), format='PNG')
+
+
+def save_curves(path: str | os.PathLike[str], x: Sequence[float],
+                curves: Sequence[tuple[str, Sequence[float | None]]], *,
+                title: str, x_label: str, y_label: str,
+                highlight: str | None = None, size: int = 480) -> None:
+  """Writes a PNG line plot of y(x) curves on [0, 1] x [0, 1].
+
+  Args:
+    path: output PNG.
+    x: the shared x values, in [0, 1].
+    curves: (name, y values) pairs; None values are skipped.
+    title: the plot's title.
+    x_label: the x axis label.
+    y_label: the y axis label.
+    highlight: the name of a curve drawn thick and black (e.g. a mean).
+    size: the plot area's side in pixels.
+  """
+  left, top, right, bottom = 48, 28, 16, 40
+  legend_w = 12 + 7 * max(len(n) for n, _ in curves) + 16
+  img = Image.new('RGB', (left + size + right + legend_w,
+                          top + size + bottom), (255, 255, 255))
+  draw = ImageDraw.Draw(img)
+  px = lambda v: left + v * size
+  py = lambda v: top + (1.0 - v) * size
+  for t in np.linspace(0, 1, 6):  # grid and ticks
+    draw.line([px(t), top, px(t), top + size], fill=(225, 225, 225))
+    draw.line([left, py(t), left + size, py(t)], fill=(225, 225, 225))
+    draw.text((px(t) - 8, top + size + 4), f'{t:.1f}', fill=(0, 0, 0))
+    draw.text((left - 26, py(t) - 6), f'{t:.1f}', fill=(0, 0, 0))
+  draw.rectangle([left, top, left + size, top + size], outline=(0, 0, 0))
+  draw.text((left, 8), title, fill=(0, 0, 0))
+  draw.text((left + size // 2 - 3 * len(x_label), top + size + 22), x_label,
+            fill=(0, 0, 0))
+  draw.text((4, top - 18), y_label, fill=(0, 0, 0))
+  colours = palette(len(curves) + 1)[1:]
+  for i, (name, ys) in enumerate(curves):
+    colour = (0, 0, 0) if name == highlight else tuple(int(c) for c in
+                                                       colours[i])
+    width = 3 if name == highlight else 1
+    points = [(px(a), py(b)) for a, b in zip(x, ys) if b is not None]
+    if len(points) > 1:
+      draw.line(points, fill=colour, width=width)
+    ly = top + 14 * i
+    draw.line([left + size + 12, ly + 6, left + size + 24, ly + 6],
+              fill=colour, width=width)
+    draw.text((left + size + 28, ly), name, fill=(0, 0, 0))
   img.save(os.fspath(path), format='PNG')

@@ -5,36 +5,96 @@ selects the stages to run (`config.stage`, a tuple of `STAGES`) and the
 frozen generator (`config.generator_dir`: a converted-generator directory,
 or 'toy' for the shipped toy generator). A config that cannot run raises
 `ConfigError` before any work, which the binaries report in one line.
+
+Each stage directory records the settings it was trained with
+(`settings.json`: the config fields that shape the stage's weights, not how
+long it runs or how often it logs). Rerunning a stage that has checkpoints
+with other settings is refused, naming the fields that differ, unless the
+stage is restarted (`prepare_stage_dir(..., restart=True)`, the training
+binary's `--restart`), which deletes that stage's checkpoints and logs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+import json
 import os
 import pathlib
+import shutil
+from typing import Any
 
 import jax
 import ml_collections
 
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax import toy
+from stylegan_seg_jax.method import segmenters
 from stylegan_seg_jax.runtime import cli
 from stylegan_seg_jax.runtime import files
 
-__all__ = ['ConfigError', 'STAGES', 'TOY_GENERATOR', 'stages_of',
+__all__ = ['ConfigError', 'STAGES', 'TOY_GENERATOR', 'stages_of', 'methods_of',
            'load_generator', 'load_generator_dir', 'record_config',
-           'CONFIG_FILE']
+           'stage_settings', 'prepare_stage_dir', 'CONFIG_FILE',
+           'SETTINGS_FILE']
 
 # Stages in the order they run when several are given.
-STAGES = ('toy_generator', 'swav', 'oneshot')
+STAGES = ('toy_generator', 'swav', 'simclr', 'oneshot')
 # `generator_dir` value naming the shipped toy generator.
 TOY_GENERATOR = 'toy'
 # The config a run was started with, in the workdir.
 CONFIG_FILE = 'config.json'
+# The settings a stage was trained with, in its directory.
+SETTINGS_FILE = 'settings.json'
+
+# The config sections (or fields) that shape each stage's weights.
+_STAGE_SECTIONS = {
+    'toy_generator': ('seed', 'toy_generator'),
+    'swav': ('generator_dir', 'resolution', 'seed', 'batch_size', 'swav',
+             'views', 'optim'),
+    'simclr': ('generator_dir', 'resolution', 'seed', 'batch_size', 'simclr',
+               'views', 'baselines.interpolation'),
+    'oneshot': ('generator_dir', 'resolution', 'seed', 'swav', 'simclr',
+                'views', 'oneshot', 'baselines', 'data.oneshot'),
+}
+# Fields inside those sections that change how long or how a stage runs,
+# not what it learns: a rerun may change them (and so continue training).
+_FREE_FIELDS = frozenset({
+    'swav.chunk_size', 'simclr.num_steps', 'oneshot.methods',
+    'oneshot.num_steps',
+    'oneshot.checkpoint_every', 'oneshot.eval_every',
+    'toy_generator.num_steps', 'toy_generator.eval_every',
+    'toy_generator.eval_samples', 'toy_generator.checkpoint_every',
+})
 
 
 class ConfigError(cli.UserError, ValueError):
   """The config cannot run (missing generator, bad layers, bad batch, ...)."""
+
+
+def _names(value: Any) -> list[str]:
+  """Names of a tuple field; 'a,b' strings (command-line form) are split."""
+  items: Iterable[str] = (value,) if isinstance(value, str) else value
+  return [s.strip() for item in items for s in str(item).split(',')
+          if s.strip()]
+
+
+def methods_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """`config.oneshot.methods`, validated, in the order given.
+
+  On the command line `--config.oneshot.methods=ours,hfc_kmeans` is
+  accepted.
+
+  Raises:
+    ConfigError: an unknown or missing method.
+  """
+  value = config.oneshot.methods
+  names = _names(value)
+  unknown = [m for m in names if m not in segmenters.METHODS]
+  if unknown or not names:
+    raise ConfigError(f'unknown method(s) {unknown or names!r} in '
+                      f'oneshot.methods={value!r}; choose from '
+                      f'{segmenters.METHODS}')
+  return tuple(dict.fromkeys(names))
 
 
 def stages_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
@@ -42,19 +102,21 @@ def stages_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
 
   `config.stage` is a tuple of stage names; on the command line
   `--config.stage=swav,oneshot` (one comma-separated string) is accepted
-  too.
+  too. A 'oneshot' stage that trains the 'hfc_simclr' baseline brings in
+  the 'simclr' stage it needs (cheap: the reference trains it for 100
+  single-image steps; an already trained stage is only checked).
 
   Raises:
-    ConfigError: an unknown or missing stage.
+    ConfigError: an unknown or missing stage, or an unknown method.
   """
   value = config.stage
-  items: Iterable[str] = (value,) if isinstance(value, str) else value
-  names = [s.strip() for item in items for s in str(item).split(',')
-           if s.strip()]
+  names = _names(value)
   unknown = [s for s in names if s not in STAGES]
   if unknown or not names:
     raise ConfigError(f'unknown stage(s) {unknown or names!r} in '
                       f'config.stage={value!r}; choose from {STAGES}')
+  if 'oneshot' in names and 'hfc_simclr' in methods_of(config):
+    names.append('simclr')
   return tuple(s for s in STAGES if s in names)
 
 
@@ -90,3 +152,67 @@ def record_config(config: ml_collections.ConfigDict,
     with files.atomic_file(path) as tmp:
       tmp.write_text(config.to_json_best_effort(indent=2))
   return path
+
+
+def _flatten(value: Any, prefix: str) -> dict[str, Any]:
+  if isinstance(value, dict):
+    out = {}
+    for k, v in value.items():
+      out.update(_flatten(v, f'{prefix}.{k}' if prefix else str(k)))
+    return out
+  return {prefix: value}
+
+
+def stage_settings(config: ml_collections.ConfigDict,
+                   stage: str) -> dict[str, Any]:
+  """The dotted config fields that shape `stage`'s weights, JSON-normalised."""
+  everything = _flatten(config.to_dict(), '')
+  wanted = _STAGE_SECTIONS[stage]
+  picked = {k: v for k, v in everything.items()
+            if any(k == w or k.startswith(w + '.') for w in wanted)
+            and k not in _FREE_FIELDS}
+  return json.loads(json.dumps(picked, sort_keys=True, default=str))
+
+
+def prepare_stage_dir(config: ml_collections.ConfigDict, stage: str,
+                      stage_dir: str | os.PathLike[str], *,
+                      restart: bool = False) -> pathlib.Path:
+  """Creates a stage directory, or checks it was trained with these settings.
+
+  Args:
+    config: experiment config.
+    stage: one of `STAGES`.
+    stage_dir: the stage's directory (its `checkpoints/` marks training).
+    restart: delete the directory's previous training first.
+
+  Returns:
+    The directory, holding `settings.json` with this config's settings.
+
+  Raises:
+    ConfigError: the directory holds checkpoints made with other settings
+      (the differing fields are named); nothing is changed then.
+  """
+  stage_dir = pathlib.Path(stage_dir)
+  if restart and stage_dir.is_dir():
+    shutil.rmtree(stage_dir)
+  settings = stage_settings(config, stage)
+  record = stage_dir / SETTINGS_FILE
+  checkpoints = stage_dir / 'checkpoints'
+  trained = checkpoints.is_dir() and any(checkpoints.iterdir())
+  if trained and record.is_file():
+    old = json.loads(record.read_text())
+    diff = sorted(k for k in set(old) | set(settings)
+                  if old.get(k) != settings.get(k))
+    if diff:
+      shown = ', '.join(f'{k}: {old.get(k)!r} -> {settings.get(k)!r}'
+                        for k in diff[:4])
+      more = f', and {len(diff) - 4} more' if len(diff) > 4 else ''
+      raise ConfigError(
+          f'{stage_dir} was trained with other settings ({shown}{more}); '
+          'use another --workdir, or --restart to train this stage again '
+          'from scratch')
+  stage_dir.mkdir(parents=True, exist_ok=True)
+  if jax.process_index() == 0:
+    with files.atomic_file(record) as tmp:
+      tmp.write_text(json.dumps(settings, indent=2, sort_keys=True))
+  return stage_dir

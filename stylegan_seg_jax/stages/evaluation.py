@@ -43,10 +43,10 @@ def evaluate_workdir(config: ml_collections.ConfigDict,
     config_lib.ConfigError: a missing generator, test set or trained method
       (nothing is written).
   """
+  methods = config_lib.methods_of(config)
   gen = config_lib.load_generator(config)
   try:
     test = experiment.load_test_set(config, workdir)
-    methods = list(config.oneshot.methods)
     restored = [oneshot.restore(m, config, workdir, gen, len(test.class_names))
                 for m in methods]
   except ValueError as e:
@@ -56,8 +56,8 @@ def evaluate_workdir(config: ml_collections.ConfigDict,
                          desc='evaluate') as bar:
     for prepared, state in restored:
       bar.set_postfix(method=prepared.segmenter.name)
-      results.append(oneshot.evaluate(prepared, state, gen, test,
-                                      config.eval.batch_size, bar.update))
+      results.append(oneshot.evaluate(prepared, state, gen, test, config,
+                                      bar.update))
   with files.atomic_directory(pathlib.Path(workdir) / EVAL_DIR,
                               overwrite=True) as out:
     evaluator.write_report(

@@ -35,6 +35,7 @@ from stylegan_seg_jax.runtime import checkpointing
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import loop
 from stylegan_seg_jax.stages import config as config_lib
+from stylegan_seg_jax.stages import simclr as simclr_stage
 from stylegan_seg_jax.stages import swav as swav_stage
 
 __all__ = ['OneShotState', 'make_optimizer', 'Prepared', 'prepare',
@@ -110,7 +111,7 @@ def prepare(name: str, config: ml_collections.ConfigDict, workdir: str,
   Args:
     name: one of `segmenters.METHODS`.
     config: experiment config.
-    workdir: run directory (the SwAV stage lives there).
+    workdir: run directory (the SwAV and SimCLR stages live there).
     gen: the frozen generator.
     num_classes: C.
     example: the one-shot example (`hfc_kmeans` clusters its latent).
@@ -119,11 +120,15 @@ def prepare(name: str, config: ml_collections.ConfigDict, workdir: str,
   Returns:
     The prepared method.
   """
-  swav_model = None
+  swav_model = simclr_model = None
   frozen: Any = {}
   if name == 'ours':
     swav_model, frozen = _swav_frozen(config, workdir, gen, abstract)
-  seg = segmenters.build(name, config, gen.config, num_classes, swav_model)
+  elif name == 'hfc_simclr':
+    simclr_model, frozen = simclr_stage.restore_frozen(config, workdir, gen,
+                                                       abstract)
+  seg = segmenters.build(name, config, gen.config, num_classes, swav_model,
+                         simclr_model)
   if name == 'hfc_kmeans':
     if example is None:
       w = jnp.zeros((gen.config.w_dim,))
@@ -203,13 +208,15 @@ def restore(name: str, config: ml_collections.ConfigDict, workdir: str,
 
 
 def evaluate(prepared: Prepared, state: OneShotState, gen: stylegan2.Generator,
-             test: experiment.TestSet, batch_size: int,
+             test: experiment.TestSet, config: ml_collections.ConfigDict,
              progress=None) -> evaluator.MethodResult:
-  """Scores a trained method on a test set (`evaluator.evaluate_method`)."""
+  """Scores a trained method on a test set (`evaluator.evaluate_method`,
+  with the config's `eval` settings)."""
   return evaluator.evaluate_method(
       prepared.segmenter,
       {'params': state.params, 'batch_stats': state.batch_stats},
-      state.frozen, gen, test, batch_size, progress)
+      state.frozen, gen, test, config.eval.batch_size, progress,
+      config.eval.bbox_bounds)
 
 
 def _host(tree: Any) -> Any:
@@ -220,12 +227,13 @@ def _train_method(name: str, config: ml_collections.ConfigDict, workdir: str,
                   gen: stylegan2.Generator,
                   example: labelled_set.OneShotExample,
                   test: experiment.TestSet | None,
-                  tx: optax.GradientTransformation) -> dict[str, Any]:
+                  tx: optax.GradientTransformation,
+                  restart: bool) -> dict[str, Any]:
   o = config.oneshot
   num_classes = len(example.class_names)
   labels = jnp.asarray(example.mask, jnp.int32)[None]
-  stage_dir = method_dir(workdir, name)
-  stage_dir.mkdir(parents=True, exist_ok=True)
+  stage_dir = config_lib.prepare_stage_dir(
+      config, 'oneshot', method_dir(workdir, name), restart=restart)
   ckpt = checkpointing.CheckpointManager(stage_dir / 'checkpoints')
   try:
     try:
@@ -248,7 +256,7 @@ def _train_method(name: str, config: ml_collections.ConfigDict, workdir: str,
         return {}
       # The step donates its state: read the frozen inputs from it.
       current = Prepared(prepared.segmenter, state.frozen)
-      result = evaluate(current, state, gen, test, config.eval.batch_size)
+      result = evaluate(current, state, gen, test, config)
       with files.atomic_file(stage_dir / 'eval.json') as tmp:
         tmp.write_text(json.dumps({'step': done, 'metrics': result.metrics},
                                   indent=2))
@@ -266,13 +274,16 @@ def _train_method(name: str, config: ml_collections.ConfigDict, workdir: str,
 
 
 def train(config: ml_collections.ConfigDict, workdir: str,
-          gen: stylegan2.Generator) -> dict[str, Any]:
+          gen: stylegan2.Generator, *, restart: bool = False
+          ) -> dict[str, Any]:
   """Trains (or resumes) every method of `config.oneshot.methods`.
 
   Args:
     config: experiment config (`oneshot`, `baselines`, `data`, `eval`).
     workdir: run directory ('ours' reads the SwAV stage from it).
     gen: the frozen generator.
+    restart: delete each method's previous training first (otherwise a
+      method trained with other settings is refused).
 
   Returns:
     {'step', 'metrics' ('<method>/<metric>' of each method's last step),
@@ -284,11 +295,7 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     FloatingPointError: a non-finite loss or gradient.
   """
   o = config.oneshot
-  unknown = [m for m in o.methods if m not in segmenters.METHODS]
-  if unknown or not o.methods:
-    raise config_lib.ConfigError(
-        f'oneshot.methods {list(o.methods)}: unknown {unknown}; choose from '
-        f'{segmenters.METHODS}')
+  methods = config_lib.methods_of(config)
   try:
     example = experiment.load_oneshot(config, workdir, gen)
     test = (experiment.load_test_set(config, workdir)
@@ -296,8 +303,9 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   except ValueError as e:
     raise config_lib.ConfigError(str(e)) from None
   tx = make_optimizer(config)
-  out = {name: _train_method(name, config, workdir, gen, example, test, tx)
-         for name in o.methods}
+  out = {name: _train_method(name, config, workdir, gen, example, test, tx,
+                             restart)
+         for name in methods}
   return {'step': o.num_steps,
           'metrics': {f'{n}/{k}': v for n, r in out.items()
                       for k, v in r['metrics'].items()},

@@ -3,11 +3,11 @@
     result = runner.train_and_evaluate(config, workdir)
 
 The workdir is the only state: `config.json`, then one directory per stage
-(`toy_generator/`, `swav/`, `oneshot/<method>/`) with orbax checkpoints, a
-rerun of the same command resumes from the newest checkpoint of each stage,
-TensorBoard events and `metrics.jsonl`. A non-finite loss or gradient stops
-the run before anything is saved, so the last checkpoint is the last good
-state.
+(`toy_generator/`, `swav/`, `simclr/`, `oneshot/<method>/`) with orbax
+checkpoints (a rerun of the same command resumes from the newest checkpoint
+of each stage), TensorBoard events and `metrics.jsonl`. A non-finite loss
+or gradient stops the run before anything is saved, so the last checkpoint
+is the last good state.
 """
 
 from __future__ import annotations
@@ -21,27 +21,31 @@ import numpy as np
 
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import oneshot
+from stylegan_seg_jax.stages import simclr
 from stylegan_seg_jax.stages import swav
 
 __all__ = ['train_and_evaluate', 'summary']
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict,
-                       workdir: str) -> dict[str, Any]:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
+                       restart: bool = False) -> dict[str, Any]:
   """Runs (or resumes) the configured stages to completion, in order.
 
   Args:
     config: experiment config (configs/*.py); `config.stage` names the
       stages (`config_lib.STAGES`).
     workdir: run directory.
+    restart: delete each configured stage's previous training first
+      (otherwise a stage trained with other settings is refused).
 
   Returns:
     The last stage's result: {'step', 'metrics' (last logged)}, plus
-    'state' (host copy) for the SwAV stage and 'fidelity' for the toy
-    generator.
+    'state' (host copy) for the SwAV and SimCLR stages and 'fidelity' for
+    the toy generator.
 
   Raises:
-    config_lib.ConfigError: an invalid config, before any training.
+    config_lib.ConfigError: an invalid config, or a stage trained with other
+      settings, before that stage trains.
     FloatingPointError: a non-finite loss or gradient.
   """
   stages = config_lib.stages_of(config)
@@ -52,13 +56,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   for stage in stages:
     if stage == 'toy_generator':
       from stylegan_seg_jax.toy import generator_training  # pylint: disable=g-import-not-at-top
+      config_lib.prepare_stage_dir(
+          config, stage, pathlib.Path(workdir) / generator_training.STAGE_DIR,
+          restart=restart)
       result = generator_training.train(config, workdir)
       continue
     gen = gen or config_lib.load_generator(config)
     if stage == 'swav':
-      result = swav.train(config, workdir, gen)
+      result = swav.train(config, workdir, gen, restart=restart)
+    elif stage == 'simclr':
+      result = simclr.train(config, workdir, gen, restart=restart)
     else:
-      result = oneshot.train(config, workdir, gen)
+      result = oneshot.train(config, workdir, gen, restart=restart)
   return result
 
 

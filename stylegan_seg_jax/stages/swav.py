@@ -14,27 +14,24 @@ that only one patch's scores are alive at a time.
 
 from __future__ import annotations
 
-import functools
-import pathlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 import optax
 
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax.method import features as feat_lib
 from stylegan_seg_jax.method import swav
 from stylegan_seg_jax.method import views
-from stylegan_seg_jax.runtime import checkpointing
-from stylegan_seg_jax.runtime import loop
 from stylegan_seg_jax.runtime import parallel
-from stylegan_seg_jax.stages import config as config_lib
+from stylegan_seg_jax.stages import replicated
+from stylegan_seg_jax.stages import view_pairs
 
-__all__ = ['SwAVState', 'SwAVModel', 'make_optimizer', 'init_state',
+__all__ = ['SwAVState', 'SwAVModel', 'SwAVBatch', 'larc_sgd', 'make_optimizer',
+           'init_state', 'make_batch_fn', 'make_loss_fn',
            'make_device_step', 'select_layers', 'train', 'STAGE_DIR']
 
 # The stage's directory under the workdir.
@@ -94,9 +91,21 @@ class SwAVModel:
         self.pick(feats), method=swav.ProjectionHead.embed_maps)
 
 
+def larc_sgd(lr: float | optax.Schedule, momentum: float,
+             trust_coefficient: float) -> optax.GradientTransformation:
+  """SGD with momentum inside a LARC trust ratio without clipping (apex's
+  `LARC(SGD, clip=False)`, the reference's optimiser): each tensor's
+  gradient is scaled by trust * ||param|| / ||grad|| (1 where either is 0)
+  before the momentum step."""
+  return optax.chain(
+      optax.scale_by_trust_ratio(trust_coefficient=trust_coefficient,
+                                 eps=1e-8),
+      optax.sgd(lr, momentum=momentum))
+
+
 def make_optimizer(
     config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """LARC-style trust ratio (no clipping) + SGD with momentum."""
+  """`larc_sgd` with `config.optim`'s rate (constant or warmup-cosine)."""
   o = config.optim
   if o.schedule == 'constant':
     lr = o.lr
@@ -105,10 +114,7 @@ def make_optimizer(
         o.start_lr, o.lr, o.warmup_steps, config.num_steps, o.final_lr)
   else:
     raise ValueError(f'unknown optim.schedule {o.schedule!r}')
-  return optax.chain(
-      optax.scale_by_trust_ratio(trust_coefficient=o.trust_coefficient,
-                                 eps=1e-8),
-      optax.sgd(lr, momentum=o.momentum))
+  return larc_sgd(lr, o.momentum, o.trust_coefficient)
 
 
 def init_state(model: SwAVModel, tx: optax.GradientTransformation,
@@ -127,53 +133,78 @@ def init_state(model: SwAVModel, tx: optax.GradientTransformation,
                    opt_state=tx.init(params))
 
 
-def make_device_step(model: SwAVModel, gen: stylegan2.Generator,
-                     config: ml_collections.ConfigDict,
-                     tx: optax.GradientTransformation, num_devices: int):
-  """The per-device training step `step(state, gen_vars, rng_data)`.
+class SwAVBatch(NamedTuple):
+  """One device's inputs of a SwAV step (no gradient flows into them).
 
-  `rng_data` is `jax.random.key_data` of the run's data key. Must run inside
-  `parallel.shard_step` / `parallel.pmap_step` (it uses the device axis).
-  Returns (new state, metrics).
+  Attributes:
+    feats_s: the selected generator layers of view s, [n, h_l, w_l, c_l]
+      each.
+    feats_t: the same for view t.
+    patches: per patch, the source pixels each view reads
+      (`view_pairs.ViewPairs.patches`).
+    marg_s: the Sinkhorn marginals of view s ((a [n, P], b [n, K]) with
+      `swav.marginals='image'`, else ()).
+    marg_t: the same for view t.
   """
-  sw, vw = config.swav, config.views
-  if config.batch_size % num_devices:
-    raise ValueError(f'batch_size {config.batch_size} is not divisible by '
-                     f'the {num_devices} devices')
-  local = config.batch_size // num_devices
+
+  feats_s: Any
+  feats_t: Any
+  patches: Any
+  marg_s: Any
+  marg_t: Any
+
+
+def make_batch_fn(model: SwAVModel, gen: stylegan2.Generator,
+                  config: ml_collections.ConfigDict):
+  """`batch(gen_vars, keys) -> SwAVBatch` for per-image keys [n].
+
+  The two views of each image (`view_pairs`) with `swav.num_patches`
+  patches of `swav.patch_size` pixels, and the Sinkhorn marginals of each
+  view when `swav.marginals='image'`.
+  """
+  sw = config.swav
   res = model.out_res
-  if sw.patch_size > res * res:
-    raise ValueError(f'swav.patch_size {sw.patch_size} exceeds the '
-                     f'{res}x{res} = {res * res} pixels of an image')
-  module, gcfg = gen.module, gen.config
+  if sw.marginals not in ('uniform', 'image'):
+    raise ValueError(f'unknown swav.marginals {sw.marginals!r}')
+  try:
+    make_pairs = view_pairs.make_view_pairs_fn(
+        gen, config, model.layers, patch_size=sw.patch_size,
+        num_patches=sw.num_patches)
+  except ValueError as e:
+    raise ValueError(f'swav.patch_size: {e}') from None
 
-  def mapping(gen_vars, z):
-    return module.apply(gen_vars, z, 1.0, method=stylegan2.StyleGAN2.mapping)
+  def marginals(feats, src, valid):
+    if sw.marginals == 'uniform':
+      return ()
+    norms = jnp.sqrt(feat_lib.squared_norms(feats, src, res, sw.interpolation))
+    norms = jnp.where(valid, norms, 0.0)
+    return jax.vmap(lambda nm: swav.image_marginals(
+        nm, sw.patch_size, sw.num_prototypes))(norms)
 
-  def images_for(gen_vars, key, n):
-    """Views' features of n images from per-image keys [n]."""
-    k_z, k_s, k_t, k_ts, k_tt = (jax.vmap(lambda k, i=i: jax.random.fold_in(
-        k, i))(key) for i in range(5))
-    z = jax.vmap(lambda k: jax.random.normal(k, (gcfg.z_dim,)))(k_z)
-    w = mapping(gen_vars, z)
-    w_avg = gen_vars['buffers']['mapping']['w_avg']
-    view = functools.partial(
-        views.perturb_wplus, mapping_fn=lambda zz: mapping(gen_vars, zz),
-        w_avg=w_avg, num_ws=gcfg.num_ws, z_dim=gcfg.z_dim,
-        num_blocks=vw.num_blocks, strength=vw.strength, psi=vw.psi,
-        double_truncation=vw.double_truncation)
-    ws_s = jax.vmap(lambda k, ww: view(k, ww[None])[0])(k_s, w)
-    ws_t = jax.vmap(lambda k, ww: view(k, ww[None])[0])(k_t, w)
-    _, feats, _ = module.apply(gen_vars, jnp.concatenate([ws_s, ws_t]),
-                               'const', method=stylegan2.StyleGAN2.synthesis)
-    feats = [jax.lax.stop_gradient(f) for f in model.pick(feats)]
-    ts = jax.vmap(lambda k: views.sample_transforms(k, 1, vw.max_degrees))(
-        k_ts)
-    tt = jax.vmap(lambda k: views.sample_transforms(k, 1, vw.max_degrees))(
-        k_tt)
-    ts = views.Transform(ts.angle[:, 0], ts.flip[:, 0])
-    tt = views.Transform(tt.angle[:, 0], tt.flip[:, 0])
-    return ([f[:n] for f in feats], [f[n:] for f in feats]), (ts, tt)
+  def batch(gen_vars, keys) -> SwAVBatch:
+    n = keys.shape[0]
+    pairs = make_pairs(gen_vars, keys)
+    grid = jnp.broadcast_to(feat_lib.grid_coords(res)[None],
+                            (n, res * res, 2))
+    marg_s = marginals(pairs.feats_s,
+                       *views.view_coords(grid, pairs.transform_s, res))
+    marg_t = marginals(pairs.feats_t,
+                       *views.view_coords(grid, pairs.transform_t, res))
+    return SwAVBatch(pairs.feats_s, pairs.feats_t, pairs.patches, marg_s,
+                     marg_t)
+
+  return batch
+
+
+def make_loss_fn(model: SwAVModel, config: ml_collections.ConfigDict):
+  """`loss(params, batch_stats, batch) -> (loss, new batch_stats)`.
+
+  The swapped-prediction loss (docs/method.md §4) averaged over patches and
+  images. Patches run in sequence under `lax.scan`, each rematerialised in
+  the backward pass, so only one patch's pixel scores are alive at a time.
+  The prototype rows are used as given (see `swav.prototype_normalization`).
+  """
+  sw = config.swav
 
   def patch_loss(params, batch_stats, feats_s, feats_t, coords_s, valid_s,
                  coords_t, valid_t, marg_s, marg_t):
@@ -208,56 +239,66 @@ def make_device_step(model: SwAVModel, gen: stylegan2.Generator,
 
   patch_loss_remat = jax.checkpoint(patch_loss)
 
-  def marginals(feats, src, valid):
-    if sw.marginals == 'uniform':
-      return ()
-    if sw.marginals != 'image':
-      raise ValueError(f'unknown swav.marginals {sw.marginals!r}')
-    norms = jnp.sqrt(feat_lib.squared_norms(feats, src, res, sw.interpolation))
-    norms = jnp.where(valid, norms, 0.0)
-    return jax.vmap(lambda nm: swav.image_marginals(
-        nm, sw.patch_size, sw.num_prototypes))(norms)
-
-  def loss_fn(params, batch_stats, gen_vars, key):
-    params = {**params,
-              'prototypes': swav.normalize_prototypes(params['prototypes'])}
-    ids = parallel.device_index() * local + jnp.arange(local)
-    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(ids)
-    (feats_s, feats_t), (ts, tt) = images_for(gen_vars, keys, local)
-    grid = jnp.broadcast_to(feat_lib.grid_coords(res)[None],
-                            (local, res * res, 2))
-    marg_s = marginals(feats_s, *views.view_coords(grid, ts, res))
-    marg_t = marginals(feats_t, *views.view_coords(grid, tt, res))
-    # Patches run sequentially under lax.scan, each rematerialised in the
-    # backward pass, so only one patch's pixel features are alive at a time.
-    def sample(p):
-      k_p = jax.vmap(lambda k: jax.random.fold_in(k, 100 + p))(keys)
-      idx = jax.vmap(lambda k: jax.random.choice(
-          k, res * res, (sw.patch_size,), replace=False))(k_p)
-      coords = jnp.stack([idx // res, idx % res], axis=-1).astype(jnp.int32)
-      return views.pair_coords(coords, ts, tt, res, vw.align_views)
-
-    patches = jax.vmap(sample)(jnp.arange(sw.num_patches))
-
+  def loss(params, batch_stats, batch: SwAVBatch):
     def body(carry, patch):
       total, stats = carry
       (src_s, val_s), (src_t, val_t) = patch
-      loss, stats = patch_loss_remat(params, stats, feats_s, feats_t, src_s,
-                                     val_s, src_t, val_t, marg_s, marg_t)
-      return (total + loss, stats), None
+      value, stats = patch_loss_remat(
+          params, stats, batch.feats_s, batch.feats_t, src_s, val_s, src_t,
+          val_t, batch.marg_s, batch.marg_t)
+      return (total + value, stats), None
 
-    (total, batch_stats), _ = jax.lax.scan(body, (0.0, batch_stats), patches)
-    return total / sw.num_patches, (batch_stats, params)
+    (total, batch_stats), _ = jax.lax.scan(body, (0.0, batch_stats),
+                                           batch.patches)
+    return total / sw.num_patches, batch_stats
+
+  return loss
+
+
+def make_device_step(model: SwAVModel, gen: stylegan2.Generator,
+                     config: ml_collections.ConfigDict,
+                     tx: optax.GradientTransformation, num_devices: int):
+  """The per-device training step `step(state, gen_vars, rng_data)`.
+
+  `rng_data` is `jax.random.key_data` of the run's data key. Must run inside
+  `parallel.shard_step` / `parallel.pmap_step` (it uses the device axis).
+  With `swav.prototype_normalization='before_step'` (the reference) the
+  prototype rows are re-normalised before the step, outside the gradient,
+  and the update applies to the normalised rows; `'in_loss'` normalises
+  them inside the differentiated loss instead. Returns (new state, metrics).
+  """
+  if config.batch_size % num_devices:
+    raise ValueError(f'batch_size {config.batch_size} is not divisible by '
+                     f'the {num_devices} devices')
+  mode = config.swav.prototype_normalization
+  if mode not in ('before_step', 'in_loss'):
+    raise ValueError(f"swav.prototype_normalization must be 'before_step' or "
+                     f"'in_loss', got {mode!r}")
+  local = config.batch_size // num_devices
+  make_batch = make_batch_fn(model, gen, config)
+  loss_fn = make_loss_fn(model, config)
+  normalize = lambda p: {**p, 'prototypes': swav.normalize_prototypes(
+      p['prototypes'])}
+
+  def objective(params, batch_stats, batch):
+    used = normalize(params) if mode == 'in_loss' else params
+    return loss_fn(used, batch_stats, batch)
 
   def step(state: SwAVState, gen_vars, rng_data):
-    key = jax.random.fold_in(jax.random.wrap_key_data(rng_data), state.step)
-    (loss, (batch_stats, used_params)), grads = jax.value_and_grad(
-        loss_fn, has_aux=True)(state.params, state.batch_stats, gen_vars, key)
+    ids = parallel.device_index() * local + jnp.arange(local)
+    batch = make_batch(gen_vars, view_pairs.image_keys(rng_data, state.step,
+                                                         ids))
+    params = normalize(state.params) if mode == 'before_step' else (
+        state.params)
+    (loss, batch_stats), grads = jax.value_and_grad(
+        objective, has_aux=True)(params, state.batch_stats, batch)
     grads = jax.lax.pmean(grads, parallel.AXIS)
     loss = jax.lax.pmean(loss, parallel.AXIS)
     batch_stats = jax.lax.pmean(batch_stats, parallel.AXIS)
-    updates, opt_state = tx.update(grads, state.opt_state, used_params)
-    params = optax.apply_updates(used_params, updates)
+    # The update applies to the normalised rows in both modes.
+    params = normalize(params) if mode == 'in_loss' else params
+    updates, opt_state = tx.update(grads, state.opt_state, params)
+    params = optax.apply_updates(params, updates)
     metrics = {'loss': loss, 'grad_norm': optax.tree.norm(grads),
                'param_norm': optax.tree.norm(params),
                'update_norm': optax.tree.norm(updates)}
@@ -267,72 +308,17 @@ def make_device_step(model: SwAVModel, gen: stylegan2.Generator,
   return step
 
 
-def _host(tree: Any) -> Any:
-  return jax.tree.map(lambda x: np.asarray(jax.device_get(x)), tree)
-
-
 def train(config: ml_collections.ConfigDict, workdir: str,
-          gen: stylegan2.Generator) -> dict[str, Any]:
-  """Trains (or resumes) the SwAV stage to `config.num_steps`.
+          gen: stylegan2.Generator, *, restart: bool = False
+          ) -> dict[str, Any]:
+  """Trains (or resumes) the SwAV stage in `WORKDIR/swav/` to
+  `config.num_steps`; arguments, result and errors as `replicated.train`."""
 
-  Args:
-    config: experiment config.
-    workdir: run directory; the stage lives in `WORKDIR/swav/`.
-    gen: the frozen generator.
-
-  Returns:
-    {'step', 'metrics' (last step), 'state' (host copy)}.
-
-  Raises:
-    config_lib.ConfigError: the config cannot run (before any training).
-    FloatingPointError: a non-finite loss or gradient.
-  """
-  mesh = parallel.make_mesh()
-  num_devices = mesh.size
-  if config.batch_size % num_devices:
-    raise config_lib.ConfigError(
-        f'batch_size {config.batch_size} is not divisible by the '
-        f'{num_devices} devices')
-  try:
+  def build(num_devices):
     model = SwAVModel(config, gen.config)
     tx = make_optimizer(config)
-    step_fn = make_device_step(model, gen, config, tx, num_devices)
-  except ValueError as e:
-    raise config_lib.ConfigError(str(e)) from None
+    return (init_state(model, tx, jax.random.key(config.seed)),
+            make_device_step(model, gen, config, tx, num_devices))
 
-  stage_dir = pathlib.Path(workdir) / STAGE_DIR
-  stage_dir.mkdir(parents=True, exist_ok=True)
-  state = init_state(model, tx, jax.random.key(config.seed))
-  ckpt = checkpointing.CheckpointManager(stage_dir / 'checkpoints')
-  restored = ckpt.restore_latest(state)
-  if restored is not None:
-    state = restored[1]
-  start = int(state.step)
-  data_rng = jax.random.fold_in(jax.random.key(config.seed), 1)
-
-  if config.parallel == 'shard_map':
-    run = parallel.shard_step(step_fn, mesh)
-    put = lambda tree: parallel.replicate(tree, mesh)
-    get = _host
-  elif config.parallel == 'pmap':
-    if jax.process_count() > 1:
-      raise config_lib.ConfigError(
-          "parallel='pmap' is single-host; use 'shard_map'")
-    run = parallel.pmap_step(step_fn)
-    put = parallel.pmap_replicate
-    get = lambda tree: _host(jax.tree.map(lambda x: x[0], tree))
-  else:
-    raise config_lib.ConfigError(
-        f"parallel must be 'shard_map' or 'pmap', got {config.parallel!r}")
-
-  gen_vars = put(gen.variables)
-  rng = put(jax.random.key_data(data_rng))
-  try:
-    dev_state, last = loop.train_loop(
-        stage_dir, 'swav', put(state), lambda s: run(s, gen_vars, rng), get,
-        num_steps=config.num_steps, log_every=config.log_every,
-        checkpoint_every=config.checkpoint_every, ckpt=ckpt, start=start)
-  finally:
-    ckpt.close()
-  final = get(dev_state)
-  return {'step': int(final.step), 'metrics': last, 'state': final}
+  return replicated.train(config, workdir, STAGE_DIR, gen, build,
+                          num_steps=config.num_steps, restart=restart)

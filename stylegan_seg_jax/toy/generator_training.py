@@ -37,7 +37,11 @@ from stylegan_seg_jax.runtime import loop
 from stylegan_seg_jax.toy import domain
 from stylegan_seg_jax.toy import faces
 
-__all__ = ['generator_config', 'make_optimizer', 'train_step', 'train']
+__all__ = ['generator_config', 'make_optimizer', 'train_step', 'train',
+           'STAGE_DIR']
+
+# The stage's directory under the workdir.
+STAGE_DIR = 'toy_generator'
 
 
 def generator_config(
@@ -111,7 +115,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     report on held-out latents), 'generator_dir'}.
   """
   t = config.toy_generator
-  stage_dir = pathlib.Path(workdir) / 'toy_generator'
+  stage_dir = pathlib.Path(workdir) / STAGE_DIR
   stage_dir.mkdir(parents=True, exist_ok=True)
   gcfg = generator_config(config)
   module = stylegan2.StyleGAN2(gcfg)

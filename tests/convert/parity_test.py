@@ -123,6 +123,44 @@ def test_tf_pickle_matches_nvidia(nvidia32, tmp_path):
     _assert_close(f'feature {i}', a, b)
 
 
+def test_tf_fixture_is_what_nvidias_own_loader_reads(nvidia32, tmp_path):
+  """The TF-format pickle is written by this project's inverse mapping; NVIDIA's
+  own TF loader (legacy.convert_tf_generator) must read it back as the
+  network it came from, so the fixture does not just mirror our converter.
+  """
+  g, _, _ = nvidia32
+  src = tmp_path / 'tf.pkl'
+  refs.write_tf_pkl(src, g)
+  g_tf = refs.nvidia_tf_loader(src)
+  z = np.random.default_rng(6).standard_normal((2, 32)).astype(np.float32)
+  ws = refs.nvidia_mapping(g, z, 0.7)
+  np.testing.assert_allclose(refs.nvidia_mapping(g_tf, z, 0.7), ws, atol=1e-5)
+  img, feats, _ = refs.nvidia_outputs(g, ws)
+  img_tf, feats_tf, _ = refs.nvidia_outputs(g_tf, ws)
+  _assert_close('image', img_tf, img, atol=1e-5)
+  for i, (a, b) in enumerate(zip(feats_tf, feats)):
+    _assert_close(f'feature {i}', a, b, atol=1e-5)
+
+
+def test_the_ema_generator_is_converted(nvidia32, tmp_path):
+  """Every fixture stores a different network as the training generator
+  (NVIDIA G, rosinality g, TF G); the converter must take G_ema / g_ema /
+  Gs."""
+  g, gen_nv, src = nvidia32
+  other = refs.perturbed_copy(g)
+  w_other = other.mapping.fc0.weight.detach().numpy().T
+  w_ema = g.mapping.fc0.weight.detach().numpy().T
+  assert not np.allclose(w_other, w_ema)
+  converted = np.asarray(gen_nv.variables['params']['mapping']['fc0']['weight'])
+  np.testing.assert_array_equal(converted, w_ema)
+  tf_src = tmp_path / 'tf.pkl'
+  refs.write_tf_pkl(tf_src, g)
+  gen_tf = stylegan2.load(_convert(tmp_path, tf_src))
+  np.testing.assert_allclose(
+      gen_tf.variables['params']['mapping']['fc0']['weight'], w_ema,
+      atol=1e-7)
+
+
 def test_tf_conv0_flip_and_mod_bias_are_applied(nvidia32, tmp_path):
   """The TF up-conv kernel is the NVIDIA one flipped; mod_bias lacks the +1."""
   g, gen_nv, _ = nvidia32

@@ -44,3 +44,28 @@ def test_oneshot_example_from_a_file_or_its_directory(tmp_path):
     experiment.load_oneshot(
         tiny_config(**{'data.oneshot': str(tmp_path / 'missing')}),
         tmp_path, gen)
+
+
+@pytest.fixture(scope='module')
+def toy_set(tmp_path_factory):
+  return experiment.build_toy_test_set(tmp_path_factory.mktemp('toy'))
+
+
+@pytest.mark.parametrize('spec,position', [('index:5', 5),
+                                           (f'seed:{toy.TEST_SEEDS[7]}', 7)])
+def test_a_test_sample_used_as_the_example_leaves_the_test_split(
+    tmp_path, toy_set, spec, position):
+  config = tiny_config(**{'data.test_set': str(toy_set), 'data.oneshot': spec,
+                          'data.num_test': -1})
+  gen = toy.load_generator()
+  example = experiment.load_oneshot(config, tmp_path, gen)
+  test = experiment.load_test_set(config, tmp_path)
+  seed = toy.TEST_SEEDS[position]
+  assert example.seed == seed
+  assert len(test) == len(toy.TEST_SEEDS) - 1
+  assert seed not in set(test.seeds.tolist())
+  assert position not in set(test.indices.tolist())
+  np.testing.assert_array_equal(example.mask,
+                                toy.ground_truth(toy.latents([seed]))[0])
+  # Every other sample is still there, in order.
+  assert test.seeds.tolist() == [s for s in toy.TEST_SEEDS if s != seed]

@@ -396,3 +396,28 @@ def test_import_reference_errors_write_nothing(tmp_path, gen, reference,
     labelling.import_reference(latents, labels, gen, ','.join(names),
                                data_dir, 'ref', psi=0.7, generator_name='toy')
   assert not data_dir.exists()
+
+
+def test_import_reference_pads_and_resizes_car_style_labels(tmp_path, gen,
+                                                            reference):
+  """PASCAL-Part cars: 384-row label maps padded to 512 rows (centred),
+  then nearest-resized to the image size; here 96 rows of 128 columns,
+  padded to 128 and resized to the toy generator's 64."""
+  torch = pytest.importorskip('torch')
+  _, w, _ = reference
+  rng = np.random.default_rng(0)
+  small = rng.integers(0, 3, (len(w), 96, 128)).astype(np.int64)
+  latents, labels = tmp_path / 'latents.pt', tmp_path / 'labels.pt'
+  torch.save(torch.from_numpy(w), latents)
+  torch.save(torch.from_numpy(small), labels)
+  out = labelling.import_reference(
+      latents, labels, gen, 'background,a,b', tmp_path / 'data', 'car',
+      psi=1.0, generator_name='toy', label_size=128)
+  masks = np.stack([r['mask'] for r in
+                    tfds.builder_from_directory(str(out)).as_data_source(
+                        'test')])
+  padded = np.zeros((len(w), 128, 128), np.int64)
+  padded[:, 16:112] = small
+  np.testing.assert_array_equal(masks, padded[:, ::2, ::2])
+  with pytest.raises(ValueError, match='cannot be padded'):
+    labelling.pad_labels(small, 97)

@@ -127,8 +127,8 @@ def test_summary_of_two_images():
       'pd50': 5 / 6,
       'pd50_reference': 2 / 3,
   }
-  assert set(r) == set(expected) | {'per_class'}
-  assert set(r) == set(metrics.METRIC_DOCS)
+  assert set(expected) | {'per_class'} <= set(r)
+  assert set(r) == set(metrics.METRIC_DOCS)  # every key is documented
   for key, value in expected.items():
     np.testing.assert_allclose(r[key], value, rtol=1e-14, err_msg=key)
   assert r['num_images'] == 2 and isinstance(r['num_images'], int)
@@ -142,8 +142,8 @@ def test_summary_of_two_images():
   for name, values in per_class.items():
     got = r['per_class'][name]
     assert list(got) == ['iou_reference', 'iou_per_image', 'iou_dataset',
-                         'dice', 'pd50']
-    np.testing.assert_allclose(list(got.values()), values, rtol=1e-14,
+                         'dice', 'pd50', 'bbox_iou', 'bbox_dice']
+    np.testing.assert_allclose(list(got.values())[:5], values, rtol=1e-14,
                                err_msg=name)
   json.dumps(r, allow_nan=False)
 
@@ -153,7 +153,7 @@ def test_never_seen_class_is_none_and_skipped():
   r = metrics.summarize(GT, PRED, 4)
   assert r['per_class']['class_3'] == {
       'iou_reference': 0.0, 'iou_per_image': None, 'iou_dataset': None,
-      'dice': None, 'pd50': None}
+      'dice': None, 'pd50': None, 'bbox_iou': None, 'bbox_dice': None}
   # Corrected means skip it; the reference averages its 0 in.
   np.testing.assert_allclose(r['miou_per_image'], 13 / 16, rtol=1e-14)
   np.testing.assert_allclose(r['miou_dataset'], 5 / 6, rtol=1e-14)
@@ -241,3 +241,75 @@ def test_validation_errors():
     metrics.MetricAccumulator(3, ['bg', 'skin'])
   with pytest.raises(ValueError, match='no images'):
     metrics.MetricAccumulator(3).result()
+
+
+# Bounding boxes and the IoU-vs-PD curve: two 4x4 images, 3 classes.
+#
+# Image A              gt          pred
+#                   0 1 1 0      0 0 0 0
+#                   0 1 0 0      0 1 1 0
+#                   0 0 0 2      0 1 0 0
+#                   0 0 0 0      2 0 0 0
+# class 1, inclusive boxes: gt rows 0-1 x cols 1-2, pred rows 1-2 x cols 1-2,
+#   inter 2 cells, union 6 -> 1/3. Exclusive (the reference fills
+#   box[ymin:ymax, xmin:xmax] over the mask): gt {(0,1),(0,2),(1,1)}, pred
+#   {(1,1),(1,2),(2,1)} -> 1/5.
+# class 2: single disjoint pixels -> 0 both ways.
+# class 0: inclusive, both boxes are the whole image -> 1; exclusive, each
+#   region is all but one pixel ((2,3) for gt, (3,0) for pred) -> 14/16.
+# Image B: gt = pred = all background: class 0 -> 1, classes 1 and 2 absent
+#   from both (NaN corrected, 0 reference).
+_BOX_GT = np.array([[[0, 1, 1, 0], [0, 1, 0, 0], [0, 0, 0, 2], [0, 0, 0, 0]],
+                    np.zeros((4, 4), int)])
+_BOX_PRED = np.array([[[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 0, 0],
+                       [2, 0, 0, 0]], np.zeros((4, 4), int)])
+
+
+def test_bbox_iou_inclusive_and_exclusive_by_hand():
+  inc = metrics.bbox_iou(_BOX_GT, _BOX_PRED, 3)
+  np.testing.assert_allclose(inc[0], [1, 1 / 3, 0])
+  assert inc[1, 0] == 1 and np.isnan(inc[1, 1:]).all()
+  exc = metrics.bbox_iou(_BOX_GT, _BOX_PRED, 3, bounds='exclusive')
+  np.testing.assert_allclose(exc[0], [14 / 16, 1 / 5, 0])
+  # Absent from one mask only: 0.
+  one = metrics.bbox_iou(np.zeros((2, 2), int), np.eye(2, dtype=int), 2)
+  np.testing.assert_allclose(one, [[1, 0]])
+  with pytest.raises(ValueError, match='bbox_bounds'):
+    metrics.bbox_iou(_BOX_GT, _BOX_PRED, 3, bounds='open')
+
+
+def test_bbox_summary_by_hand():
+  r = metrics.summarize(_BOX_GT, _BOX_PRED, 3)
+  # Corrected: class means skip absent-from-both: 1, 1/3, 0.
+  assert r['bbox_iou'] == pytest.approx(4 / 9)
+  # Reference: absent scores 0: 1, (1/3 + 0) / 2, 0.
+  assert r['bbox_iou_reference'] == pytest.approx(7 / 18)
+  # Dice of the class means: 1, 0.5, 0; reference per image: 1, 0.25, 0.
+  assert r['bbox_dice'] == pytest.approx(0.5)
+  assert r['bbox_dice_reference'] == pytest.approx(1.25 / 3)
+  assert r['per_class']['class_1']['bbox_iou'] == pytest.approx(1 / 3)
+  assert r['bbox_bounds'] == 'inclusive'
+  exc = metrics.summarize(_BOX_GT, _BOX_PRED, 3, bbox_bounds='exclusive')
+  assert exc['bbox_iou'] == pytest.approx((0.9375 + 0.2 + 0) / 3)
+
+
+def test_iou_pd_curve_by_hand():
+  # Mask IoU, image A: background 9/15, class 1 1/5, class 2 0; image B:
+  # background 1, classes 1 and 2 absent (0, and not counted when
+  # corrected: B's ground truth lacks them).
+  curve = metrics.summarize(_BOX_GT, _BOX_PRED, 3)['iou_pd_curve']
+  t = curve['thresholds']
+  assert len(t) == 20 and t[0] == 0 and t[-1] == 1
+  assert t[10] == pytest.approx(10 / 19)
+  assert curve['mean'][0] == pytest.approx(2 / 3)        # 1, 1, 0
+  assert curve['mean_reference'][0] == pytest.approx(0.5)  # 1, 0.5, 0
+  assert curve['mean'][10] == pytest.approx(1 / 3)       # 0.6 > 0.526 only
+  assert curve['mean_reference'][10] == pytest.approx(1 / 3)
+  assert curve['mean'][-1] == 0 and curve['mean_reference'][-1] == 0
+  assert curve['per_class']['class_1'][0] == 1.0
+  # The curve function itself, with explicit counting.
+  iou = np.array([[0.6, 0.2], [1.0, 0.0]])
+  counted = np.array([[True, True], [True, False]])
+  np.testing.assert_allclose(
+      metrics.iou_pd_curve(iou, counted, np.array([0.0, 0.5])),
+      [[1.0, 1.0], [1.0, 0.0]])

@@ -1,40 +1,9 @@
-"""k-means and ensemble voting against naive and hand-computed references."""
+"""Ensemble voting and uncertainty against hand-computed values."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stylegan_seg_jax.method import kmeans
 from stylegan_seg_jax.method import segmenters
-
-
-def _naive_lloyd(x, centres, iters):
-  """Textbook Lloyd iterations with Python loops over clusters."""
-  c = np.array(centres, np.float64)
-  for _ in range(iters):
-    d = ((x[:, None, :] - c[None]) ** 2).sum(-1)
-    a = d.argmin(1)
-    for k in range(len(c)):
-      if np.any(a == k):
-        c[k] = x[a == k].mean(0)
-  return c
-
-
-def test_lloyd_matches_naive_and_fit_finds_clusters():
-  rng = np.random.default_rng(0)
-  x = rng.normal(size=(300, 4)).astype(np.float32)
-  init = x[:5]
-  got = kmeans.lloyd(jnp.asarray(x), jnp.asarray(init), 7)
-  np.testing.assert_allclose(got, _naive_lloyd(x, init, 7), atol=1e-4)
-  # Three well separated blobs are recovered exactly.
-  centres = np.array([[0, 0], [10, 0], [0, 10]], np.float32)
-  blobs = np.concatenate([c + 0.1 * rng.normal(size=(50, 2)) for c in centres])
-  fit = np.asarray(kmeans.fit(jax.random.key(0), jnp.asarray(
-      blobs, jnp.float32), 3, num_iters=20, num_init=3))
-  order = np.argsort(fit[:, 0] + 100 * fit[:, 1])
-  np.testing.assert_allclose(fit[order], centres, atol=0.1)
-  labels = np.asarray(kmeans.assign(jnp.asarray(blobs), jnp.asarray(fit)))
-  assert all(len(set(labels[i * 50:(i + 1) * 50])) == 1 for i in range(3))
 
 
 def test_majority_vote_and_js_uncertainty():

@@ -23,6 +23,7 @@ they write in a subprocess where those names cannot be imported.
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import importlib.util
 import os
@@ -117,10 +118,26 @@ def nvidia_generator(resolution=32, z_dim=32, w_dim=32, map_layers=2,
   return g
 
 
+def perturbed_copy(module, seed: int = 123, scale: float = 0.1):
+  """A deep copy of a network with every parameter moved by noise.
+
+  The checkpoint writers store it as the non-EMA generator (`G`, `g`, TF
+  `G`), so that a converter reading the wrong network fails the parity
+  tests.
+  """
+  import torch
+  other = copy.deepcopy(module)
+  gen = torch.Generator().manual_seed(seed)
+  with torch.no_grad():
+    for p in other.parameters():
+      p.add_(torch.randn(p.shape, generator=gen) * scale)
+  return other
+
+
 def write_nvidia_pkl(path, g) -> None:
-  """A training-style NVIDIA pickle: dict(G, D, G_ema, ...)."""
+  """A training-style NVIDIA pickle: dict(G, D, G_ema=g, ...); G differs."""
   with open(path, 'wb') as f:
-    pickle.dump(dict(G=g, D=None, G_ema=g, augment_pipe=None,
+    pickle.dump(dict(G=perturbed_copy(g), D=None, G_ema=g, augment_pipe=None,
                      training_set_kwargs=None), f)
 
 
@@ -173,7 +190,7 @@ def write_rosinality_pt(path, g, latent_avg=None, training=False) -> None:
   if latent_avg is not None:
     ckpt['latent_avg'] = latent_avg
   if training:
-    ckpt['g'] = g.state_dict()
+    ckpt['g'] = perturbed_copy(g).state_dict()
     ckpt['args'] = argparse.Namespace(size=g.size, n_mlp=len(g.style) - 1)
   torch.save(ckpt, path)
 
@@ -260,16 +277,26 @@ def tf_variables_from_nvidia(g):
   return mapping, synthesis, sd['mapping.w_avg']
 
 
-def write_tf_pkl(path, g, *, with_avg=True) -> None:
-  """Writes a TF-format (G, D, Gs) pickle equivalent to NVIDIA `g`."""
+def _tf_generator(name, g, with_avg):
   mapping, synthesis, w_avg = tf_variables_from_nvidia(g)
-  kwargs = dict(resolution=g.img_resolution, mapping_layers=len(mapping) // 2,
-                mapping_lrmul=0.01, architecture='skip')
-  gs = _tf_network(
-      'Gs', [('dlatent_avg', w_avg)] if with_avg else [],
+  kwargs = dict(
+      resolution=g.img_resolution, mapping_layers=len(mapping) // 2,
+      mapping_lrmul=0.01, architecture='skip', latent_size=g.z_dim,
+      dlatent_size=g.w_dim,
+      fmap_base=g.init_kwargs['synthesis_kwargs']['channel_base'] // 2,
+      fmap_max=g.init_kwargs['synthesis_kwargs']['channel_max'])
+  return _tf_network(
+      name, [('dlatent_avg', w_avg)] if with_avg else [],
       components={'mapping': _tf_network('G_mapping', mapping),
                   'synthesis': _tf_network('G_synthesis', synthesis)},
       static_kwargs=kwargs)
+
+
+def write_tf_pkl(path, g, *, with_avg=True) -> None:
+  """Writes a TF-format (G, D, Gs) pickle: Gs equivalent to NVIDIA `g`, G a
+  perturbed copy."""
+  gs = _tf_generator('Gs', g, with_avg)
+  g_train = _tf_generator('G', perturbed_copy(g), with_avg)
   d = _tf_network('D', [('dummy/weight', np.zeros((1,), np.float32))])
   # Register the TF class name only while pickling.
   names = ['dnnlib.tflib.network']
@@ -281,7 +308,7 @@ def write_tf_pkl(path, g, *, with_avg=True) -> None:
   sys.modules['dnnlib.tflib.network'] = mod
   try:
     with open(path, 'wb') as f:
-      pickle.dump((gs, d, gs), f, protocol=pickle.HIGHEST_PROTOCOL)
+      pickle.dump((g_train, d, gs), f, protocol=pickle.HIGHEST_PROTOCOL)
   finally:
     _TFNetworkPickle.__module__ = __name__
     _TFNetworkPickle.__qualname__ = '_TFNetworkPickle'
@@ -290,3 +317,17 @@ def write_tf_pkl(path, g, *, with_avg=True) -> None:
         sys.modules.pop(n, None)
       else:
         sys.modules[n] = m
+
+
+def nvidia_tf_loader(path):
+  """The PyTorch generator NVIDIA's own code makes of a TF pickle's `Gs`.
+
+  `legacy.convert_tf_generator` (stylegan2-ada-pytorch, bundled in draggan)
+  is an independent TF -> PyTorch mapping: the TF-format fixtures are
+  checked against it rather than against this package's converter.
+  """
+  nvidia_networks()  # puts NVIDIA's code on sys.path
+  legacy = importlib.import_module('legacy')
+  with open(path, 'rb') as f:
+    _, _, gs = legacy._LegacyUnpickler(f).load()  # pylint: disable=protected-access
+  return legacy.convert_tf_generator(gs)

@@ -20,7 +20,8 @@ def test_one_line_collapses_and_cuts():
     (('swav,oneshot',), ('swav', 'oneshot')),         # --config.stage=a,b
 ])
 def test_stages_of(stage, want):
-  assert config_lib.stages_of(tiny_config(stage=stage)) == want
+  config = tiny_config(stage=stage, **{'oneshot.methods': ('ours',)})
+  assert config_lib.stages_of(config) == want
 
 
 def test_config_error_is_a_user_error():

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from stylegan_seg_jax import toy
+from stylegan_seg_jax.data import experiment
+from stylegan_seg_jax.eval import metrics
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import evaluation
 from stylegan_seg_jax.stages import oneshot as oneshot_stage
@@ -48,14 +50,38 @@ def test_heads_learn_the_example_and_eval_files_are_written(workdir):
 
 
 @pytest.mark.slow
-def test_resumed_oneshot_training_matches_uninterrupted(tmp_path, workdir):
-  del workdir
+def test_evaluation_numbers_recompute_from_the_written_predictions(workdir):
+  """metrics.json follows from <method>_predictions.npz and the ground
+  truth alone (an independent pass through the metrics)."""
+  config = _config(**{'oneshot.num_steps': 12})
+  evaluation.evaluate_workdir(config, workdir)
+  out = json.loads(open(f'{workdir}/eval/metrics.json').read())
+  test = experiment.load_test_set(config, workdir)
+  for name, stored in out['methods'].items():
+    preds = np.load(f'{workdir}/eval/{name}_predictions.npz')
+    np.testing.assert_array_equal(preds['seeds'], test.seeds)
+    labels = preds['labels'].astype(np.int64)
+    labels[labels >= len(test.class_names)] = 0  # unknown ids: background
+    again = metrics.summarize(test.masks.astype(np.int64), labels,
+                              len(test.class_names), test.class_names)
+    for key in ('miou_per_image', 'miou_dataset', 'normalized_wiou',
+                'paper_wiou', 'fg_iou', 'dice', 'pd50', 'bbox_iou'):
+      assert again[key] == pytest.approx(stored[key], rel=1e-12), (name, key)
+
+
+@pytest.mark.slow
+def test_resumed_oneshot_training_matches_uninterrupted(tmp_path):
   base = {'stage': ('oneshot',), 'oneshot.methods': ('datasetgan',),
           'oneshot.checkpoint_every': 3}
   a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
   runner.train_and_evaluate(_config(**base, **{'oneshot.num_steps': 3}), a)
   runner.train_and_evaluate(_config(**base, **{'oneshot.num_steps': 6}), a)
   runner.train_and_evaluate(_config(**base, **{'oneshot.num_steps': 6}), b)
+  # The second call continued from the step-3 checkpoint (a restart from
+  # step 0 would log steps 1.. again).
+  logged = [json.loads(line)['step'] for line in
+            open(f'{a}/oneshot/datasetgan/metrics.jsonl')]
+  assert logged == [1, 2, 3, 4, 5, 6], logged
   gen = toy.load_generator()
   cfg = _config(**base)
   _, sa = oneshot_stage.restore('datasetgan', cfg, a, gen, 8)
