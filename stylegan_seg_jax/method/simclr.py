@@ -117,12 +117,13 @@ class SimCLRHead(nn.Module):
     if not train:
       return self._finish(e, self.mean.value, self.var.value)
     flat = e.reshape(-1, d)
-    mean, mean_sq = jnp.mean(flat, 0), jnp.mean(jnp.square(flat), 0)
     count = flat.shape[0]
+    average = lambda x: x  # over the devices' samples (equal counts)
     if self.axis_name is not None:
-      mean, mean_sq = jax.lax.pmean((mean, mean_sq), self.axis_name)
+      average = lambda x: jax.lax.pmean(x, self.axis_name)
       count *= jax.lax.psum(1, self.axis_name)
-    var = jnp.maximum(mean_sq - jnp.square(mean), 0.0)
+    mean = average(jnp.mean(flat, 0))
+    var = average(jnp.mean(jnp.square(flat - mean), 0))  # two-pass
     if self.is_mutable_collection('batch_stats') and not self.is_initializing():
       unbiased = var * count / jnp.maximum(count - 1, 1)
       self.mean.value = (1 - _BN_MOMENTUM) * self.mean.value + (

@@ -6,12 +6,13 @@ frozen generator (`config.generator_dir`: a converted-generator directory,
 or 'toy' for the shipped toy generator). A config that cannot run raises
 `ConfigError` before any work, which the binaries report in one line.
 
-Each stage directory records the settings it was trained with
-(`settings.json`: the config fields that shape the stage's weights, not how
-long it runs or how often it logs). Rerunning a stage that has checkpoints
-with other settings is refused, naming the fields that differ, unless the
-stage is restarted (`prepare_stage_dir(..., restart=True)`, the training
-binary's `--restart`), which deletes that stage's checkpoints and logs.
+Each stage directory (each one-shot method's too) records the settings it
+was trained with (`settings.json`: the config fields that shape what it
+learns, not how long it runs or how often it logs). Rerunning a stage that
+has checkpoints with other settings is refused, naming the fields that
+differ (`check_stage_dir`), unless the stage is restarted
+(`prepare_stage_dir(..., restart=True)`, the training binary's
+`--restart`), which deletes that stage's checkpoints and logs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pathlib
 import shutil
 from typing import Any
 
+from absl import logging
 import jax
 import ml_collections
 
@@ -34,7 +36,8 @@ from stylegan_seg_jax.runtime import files
 
 __all__ = ['ConfigError', 'STAGES', 'TOY_GENERATOR', 'stages_of', 'methods_of',
            'load_generator', 'load_generator_dir', 'record_config',
-           'stage_settings', 'prepare_stage_dir', 'CONFIG_FILE',
+           'stage_settings', 'check_stage_dir', 'prepare_stage_dir',
+           'CONFIG_FILE',
            'SETTINGS_FILE']
 
 # Stages in the order they run when several are given.
@@ -46,22 +49,43 @@ CONFIG_FILE = 'config.json'
 # The settings a stage was trained with, in its directory.
 SETTINGS_FILE = 'settings.json'
 
-# The config sections (or fields) that shape each stage's weights.
+# The config sections and fields that shape what each stage learns. A
+# section ('swav') stands for its fields except `_FREE_FIELDS`; a field
+# named in full ('num_steps') is always recorded.
 _STAGE_SECTIONS = {
     'toy_generator': ('seed', 'toy_generator'),
     'swav': ('generator_dir', 'resolution', 'seed', 'batch_size', 'swav',
              'views', 'optim'),
     'simclr': ('generator_dir', 'resolution', 'seed', 'batch_size', 'simclr',
                'views', 'baselines.interpolation'),
-    'oneshot': ('generator_dir', 'resolution', 'seed', 'swav', 'simclr',
-                'views', 'oneshot', 'baselines', 'data.oneshot'),
+    # Every one-shot method; `_METHOD_SECTIONS` adds the method's own.
+    'oneshot': ('generator_dir', 'resolution', 'seed', 'oneshot',
+                'data.oneshot'),
 }
+# What each one-shot method's input and head depend on, beyond the common
+# settings: the trained stage it reads (whose length then counts too: a
+# longer SwAV run gives 'ours' another input) or the baseline's settings.
+_METHOD_SECTIONS = {
+    'ours': ('batch_size', 'num_steps', 'swav', 'views', 'optim'),
+    'repurposegan': ('baselines.repurposegan_head', 'baselines.interpolation'),
+    'datasetgan': ('baselines.interpolation',),
+    'datasetgan_ensemble': ('baselines.interpolation',
+                            'baselines.datasetgan_members'),
+    'hfc_kmeans': ('views.strength', 'views.double_truncation',
+                   'baselines.hfc_blocks', 'baselines.hfc_clusters',
+                   'baselines.hfc_samples', 'baselines.hfc_head',
+                   'baselines.kmeans_iters', 'baselines.kmeans_inits',
+                   'baselines.kmeans_tol'),
+    'hfc_simclr': ('batch_size', 'simclr', 'simclr.num_steps', 'views',
+                   'baselines.interpolation', 'baselines.simclr_head'),
+}
+# Our head's settings, recorded for 'ours' only.
+_OURS_ONLY = frozenset({'oneshot.head', 'oneshot.reference_logits'})
 # Fields inside those sections that change how long or how a stage runs,
 # not what it learns: a rerun may change them (and so continue training).
 _FREE_FIELDS = frozenset({
     'swav.chunk_size', 'simclr.num_steps', 'oneshot.methods',
-    'oneshot.num_steps',
-    'oneshot.checkpoint_every', 'oneshot.eval_every',
+    'oneshot.num_steps', 'oneshot.checkpoint_every', 'oneshot.eval_every',
     'toy_generator.num_steps', 'toy_generator.eval_every',
     'toy_generator.eval_samples', 'toy_generator.checkpoint_every',
 })
@@ -97,14 +121,16 @@ def methods_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
   return tuple(dict.fromkeys(names))
 
 
-def stages_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+def stages_of(config: ml_collections.ConfigDict, *,
+              dependencies: bool = True) -> tuple[str, ...]:
   """The config's stages, validated, in `STAGES` order.
 
   `config.stage` is a tuple of stage names; on the command line
   `--config.stage=swav,oneshot` (one comma-separated string) is accepted
-  too. A 'oneshot' stage that trains the 'hfc_simclr' baseline brings in
-  the 'simclr' stage it needs (cheap: the reference trains it for 100
-  single-image steps; an already trained stage is only checked).
+  too. With `dependencies`, a 'oneshot' stage that trains the 'hfc_simclr'
+  baseline brings in the 'simclr' stage it needs (cheap: the reference
+  trains it for 100 single-image steps; an already trained stage is only
+  checked).
 
   Raises:
     ConfigError: an unknown or missing stage, or an unknown method.
@@ -115,7 +141,8 @@ def stages_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
   if unknown or not names:
     raise ConfigError(f'unknown stage(s) {unknown or names!r} in '
                       f'config.stage={value!r}; choose from {STAGES}')
-  if 'oneshot' in names and 'hfc_simclr' in methods_of(config):
+  if (dependencies and 'oneshot' in names
+      and 'hfc_simclr' in methods_of(config)):
     names.append('simclr')
   return tuple(s for s in STAGES if s in names)
 
@@ -163,27 +190,98 @@ def _flatten(value: Any, prefix: str) -> dict[str, Any]:
   return {prefix: value}
 
 
-def stage_settings(config: ml_collections.ConfigDict,
-                   stage: str) -> dict[str, Any]:
-  """The dotted config fields that shape `stage`'s weights, JSON-normalised."""
+def stage_settings(config: ml_collections.ConfigDict, stage: str,
+                   method: str | None = None) -> dict[str, Any]:
+  """The dotted config fields that shape what a stage learns.
+
+  Args:
+    config: experiment config.
+    stage: one of `STAGES`.
+    method: for 'oneshot', the method (one of `segmenters.METHODS`).
+
+  Returns:
+    {field: value}, JSON-normalised.
+  """
   everything = _flatten(config.to_dict(), '')
   wanted = _STAGE_SECTIONS[stage]
-  picked = {k: v for k, v in everything.items()
-            if any(k == w or k.startswith(w + '.') for w in wanted)
-            and k not in _FREE_FIELDS}
+  if stage == 'oneshot':
+    wanted += _METHOD_SECTIONS[method]
+    if str(config.data.oneshot).startswith(('index:', 'seed:')):
+      wanted += ('data.test_set',)  # the example is read from it
+  if config.optim.schedule != 'constant' and (
+      stage == 'swav' or method == 'ours'):
+    wanted += ('num_steps',)  # the schedule's length
+  picked = {}
+  for k, v in everything.items():
+    if k in wanted:
+      picked[k] = v
+    elif any(k.startswith(w + '.') for w in wanted) and k not in _FREE_FIELDS:
+      if k not in _OURS_ONLY or method == 'ours':
+        picked[k] = v
   return json.loads(json.dumps(picked, sort_keys=True, default=str))
+
+
+def check_stage_dir(config: ml_collections.ConfigDict, stage: str,
+                    stage_dir: str | os.PathLike[str],
+                    method: str | None = None) -> None:
+  """Refuses a stage directory trained with other settings.
+
+  A directory with checkpoints but no `settings.json` (written by an
+  earlier version) cannot be checked; a warning says so.
+
+  Args:
+    config: experiment config.
+    stage: one of `STAGES`.
+    stage_dir: the stage's directory (its `checkpoints/` marks training).
+    method: for 'oneshot', the method.
+
+  Raises:
+    ConfigError: the directory holds checkpoints made with other settings
+      (the differing fields are named).
+  """
+  stage_dir = pathlib.Path(stage_dir)
+  checkpoints = stage_dir / 'checkpoints'
+  if not (checkpoints.is_dir() and any(checkpoints.iterdir())):
+    return
+  record = stage_dir / SETTINGS_FILE
+  if not record.is_file():
+    logging.warning('%s has checkpoints but no %s (trained by an earlier '
+                    'version): its settings cannot be checked; resuming it',
+                    stage_dir, SETTINGS_FILE)
+    return
+  settings = stage_settings(config, stage, method)
+  old = json.loads(record.read_text())
+  diff = sorted(k for k in set(old) | set(settings)
+                if old.get(k) != settings.get(k))
+  if diff:
+    shown = ', '.join(f'{k}: {old.get(k)!r} -> {settings.get(k)!r}'
+                      for k in diff[:4])
+    more = f', and {len(diff) - 4} more' if len(diff) > 4 else ''
+    raise ConfigError(
+        f'{stage_dir} was trained with other settings ({shown}{more}); use '
+        'another --workdir, or --restart to train this stage again from '
+        'scratch')
+
+
+def _barrier(name: str) -> None:
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    multihost_utils.sync_global_devices(name)
 
 
 def prepare_stage_dir(config: ml_collections.ConfigDict, stage: str,
                       stage_dir: str | os.PathLike[str], *,
-                      restart: bool = False) -> pathlib.Path:
+                      restart: bool = False,
+                      method: str | None = None) -> pathlib.Path:
   """Creates a stage directory, or checks it was trained with these settings.
 
   Args:
     config: experiment config.
     stage: one of `STAGES`.
     stage_dir: the stage's directory (its `checkpoints/` marks training).
-    restart: delete the directory's previous training first.
+    restart: delete the directory's previous training first (process 0,
+      the other processes wait).
+    method: for 'oneshot', the method.
 
   Returns:
     The directory, holding `settings.json` with this config's settings.
@@ -193,26 +291,14 @@ def prepare_stage_dir(config: ml_collections.ConfigDict, stage: str,
       (the differing fields are named); nothing is changed then.
   """
   stage_dir = pathlib.Path(stage_dir)
-  if restart and stage_dir.is_dir():
-    shutil.rmtree(stage_dir)
-  settings = stage_settings(config, stage)
-  record = stage_dir / SETTINGS_FILE
-  checkpoints = stage_dir / 'checkpoints'
-  trained = checkpoints.is_dir() and any(checkpoints.iterdir())
-  if trained and record.is_file():
-    old = json.loads(record.read_text())
-    diff = sorted(k for k in set(old) | set(settings)
-                  if old.get(k) != settings.get(k))
-    if diff:
-      shown = ', '.join(f'{k}: {old.get(k)!r} -> {settings.get(k)!r}'
-                        for k in diff[:4])
-      more = f', and {len(diff) - 4} more' if len(diff) > 4 else ''
-      raise ConfigError(
-          f'{stage_dir} was trained with other settings ({shown}{more}); '
-          'use another --workdir, or --restart to train this stage again '
-          'from scratch')
+  if restart:
+    if jax.process_index() == 0 and stage_dir.is_dir():
+      shutil.rmtree(stage_dir)
+    _barrier(f'restart {stage_dir}')
+  check_stage_dir(config, stage, stage_dir, method)
   stage_dir.mkdir(parents=True, exist_ok=True)
   if jax.process_index() == 0:
-    with files.atomic_file(record) as tmp:
-      tmp.write_text(json.dumps(settings, indent=2, sort_keys=True))
+    with files.atomic_file(stage_dir / SETTINGS_FILE) as tmp:
+      tmp.write_text(json.dumps(stage_settings(config, stage, method),
+                                indent=2, sort_keys=True))
   return stage_dir

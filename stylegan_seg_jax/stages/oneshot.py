@@ -200,8 +200,9 @@ def restore(name: str, config: ml_collections.ConfigDict, workdir: str,
   restored = checkpointing.restore_latest(
       method_dir(workdir, name) / 'checkpoints', abstract)
   if restored is None:
-    raise ValueError(f'method {name!r} has no checkpoint in {workdir} (run '
-                     'the training binary with --config.stage=oneshot)')
+    raise ValueError(f'method {name!r} has no checkpoint in {workdir} (train '
+                     'it with --config.stage=oneshot, or choose the methods '
+                     'with --config.oneshot.methods=a,b)')
   state = restored[1]
   prepared.frozen = state.frozen
   return prepared, state
@@ -233,7 +234,8 @@ def _train_method(name: str, config: ml_collections.ConfigDict, workdir: str,
   num_classes = len(example.class_names)
   labels = jnp.asarray(example.mask, jnp.int32)[None]
   stage_dir = config_lib.prepare_stage_dir(
-      config, 'oneshot', method_dir(workdir, name), restart=restart)
+      config, 'oneshot', method_dir(workdir, name), restart=restart,
+      method=name)
   ckpt = checkpointing.CheckpointManager(stage_dir / 'checkpoints')
   try:
     try:

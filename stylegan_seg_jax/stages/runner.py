@@ -27,16 +27,34 @@ from stylegan_seg_jax.stages import swav
 __all__ = ['train_and_evaluate', 'summary']
 
 
+def _stage_dirs(config: ml_collections.ConfigDict, workdir: str,
+                stage: str) -> list[tuple[pathlib.Path, str | None]]:
+  """(directory, one-shot method or None) of each part of a stage."""
+  root = pathlib.Path(workdir)
+  if stage == 'toy_generator':
+    from stylegan_seg_jax.toy import generator_training  # pylint: disable=g-import-not-at-top
+    return [(root / generator_training.STAGE_DIR, None)]
+  if stage == 'oneshot':
+    return [(oneshot.method_dir(root, m), m)
+            for m in config_lib.methods_of(config)]
+  return [(root / {'swav': swav.STAGE_DIR,
+                   'simclr': simclr.STAGE_DIR}[stage], None)]
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
                        restart: bool = False) -> dict[str, Any]:
   """Runs (or resumes) the configured stages to completion, in order.
+
+  Every stage's directory is checked against the config before anything
+  is written or trained (`config_lib.check_stage_dir`).
 
   Args:
     config: experiment config (configs/*.py); `config.stage` names the
       stages (`config_lib.STAGES`).
     workdir: run directory.
-    restart: delete each configured stage's previous training first
-      (otherwise a stage trained with other settings is refused).
+    restart: delete the previous training of the stages `config.stage`
+      names and train them again (a stage brought in as a dependency is
+      kept); otherwise a stage trained with other settings is refused.
 
   Returns:
     The last stage's result: {'step', 'metrics' (last logged)}, plus
@@ -45,29 +63,35 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
 
   Raises:
     config_lib.ConfigError: an invalid config, or a stage trained with other
-      settings, before that stage trains.
+      settings (before anything is written).
     FloatingPointError: a non-finite loss or gradient.
   """
   stages = config_lib.stages_of(config)
+  listed = config_lib.stages_of(config, dependencies=False)
+  restarting = {s for s in stages if restart and s in listed}
+  for stage in stages:
+    if stage not in restarting:
+      for stage_dir, method in _stage_dirs(config, workdir, stage):
+        config_lib.check_stage_dir(config, stage, stage_dir, method)
   pathlib.Path(workdir).mkdir(parents=True, exist_ok=True)
   config_lib.record_config(config, workdir)
   result: dict[str, Any] = {}
   gen = None
   for stage in stages:
+    again = stage in restarting
     if stage == 'toy_generator':
       from stylegan_seg_jax.toy import generator_training  # pylint: disable=g-import-not-at-top
-      config_lib.prepare_stage_dir(
-          config, stage, pathlib.Path(workdir) / generator_training.STAGE_DIR,
-          restart=restart)
+      (stage_dir, _), = _stage_dirs(config, workdir, stage)
+      config_lib.prepare_stage_dir(config, stage, stage_dir, restart=again)
       result = generator_training.train(config, workdir)
       continue
     gen = gen or config_lib.load_generator(config)
     if stage == 'swav':
-      result = swav.train(config, workdir, gen, restart=restart)
+      result = swav.train(config, workdir, gen, restart=again)
     elif stage == 'simclr':
-      result = simclr.train(config, workdir, gen, restart=restart)
+      result = simclr.train(config, workdir, gen, restart=again)
     else:
-      result = oneshot.train(config, workdir, gen, restart=restart)
+      result = oneshot.train(config, workdir, gen, restart=again)
   return result
 
 

@@ -171,8 +171,15 @@ def make_device_step(model: SimCLRModel, gen: stylegan2.Generator,
   return step
 
 
+# Folded into `config.seed` for the projection's initialisation and for the
+# data: distinct from the folds the SwAV stage (0, 1) and the one-shot heads
+# (their index in `segmenters.METHODS`) use.
+_INIT_FOLD = 1001
+_DATA_FOLD = 1002
+
+
 def _init_key(config: ml_collections.ConfigDict) -> jax.Array:
-  return jax.random.fold_in(jax.random.key(config.seed), 2)
+  return jax.random.fold_in(jax.random.key(config.seed), _INIT_FOLD)
 
 
 def train(config: ml_collections.ConfigDict, workdir: str,
@@ -189,7 +196,8 @@ def train(config: ml_collections.ConfigDict, workdir: str,
             make_device_step(model, gen, config, tx, num_devices))
 
   return replicated.train(config, workdir, STAGE_DIR, gen, build,
-                          num_steps=config.simclr.num_steps, seed_offset=2,
+                          num_steps=config.simclr.num_steps,
+                          seed_offset=_DATA_FOLD,
                           restart=restart)
 
 

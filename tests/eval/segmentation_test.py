@@ -10,7 +10,6 @@ from stylegan_seg_jax.method import features as feat_lib
 from stylegan_seg_jax.method import heads
 from stylegan_seg_jax.method import segmenters
 from stylegan_seg_jax.runtime import parallel
-from stylegan_seg_jax.stages import simclr as simclr_stage
 from stylegan_seg_jax.stages import swav as swav_stage
 from tests.conftest import tiny_config
 
@@ -23,26 +22,19 @@ def toy_setup():
 
 
 @pytest.mark.parametrize('name', ['ours', 'repurposegan',
-                                  'datasetgan_ensemble', 'hfc_kmeans',
-                                  'hfc_simclr'])
+                                  'datasetgan_ensemble', 'hfc_kmeans'])
 def test_on_the_fly_equals_two_pass_reference_and_shards(toy_setup, name):
   """One generator pass + lean head == generate, concat features, head."""
   gen, config = toy_setup
   num_classes = len(toy.CLASS_NAMES)
   swav_model = swav_stage.SwAVModel(config, gen.config)
-  simclr_model = simclr_stage.SimCLRModel(config, gen.config)
-  seg = segmenters.build(name, config, gen.config, num_classes, swav_model,
-                         simclr_model)
+  seg = segmenters.build(name, config, gen.config, num_classes, swav_model)
   w = gen.mapping(toy.latents(range(8)), psi=1.0)
   frozen = {}
   if name == 'ours':
     state = swav_stage.init_state(swav_model, swav_stage.make_optimizer(
         config), jax.random.key(2))
     frozen = {'params': state.params['head'], 'batch_stats': {}}
-  if name == 'hfc_simclr':
-    state = simclr_stage.init_state(simclr_model, simclr_stage.make_optimizer(
-        config), jax.random.key(2))
-    frozen = {'params': state.params, 'batch_stats': state.batch_stats}
   if name == 'hfc_kmeans':
     frozen = {'centres': segmenters.fit_hfc_centres(gen, w[0], 1.0, config,
                                                     jax.random.key(0))}

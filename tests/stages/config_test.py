@@ -20,47 +20,93 @@ def test_stage_settings_cover_what_shapes_the_weights():
   for free in ('num_steps', 'log_every', 'checkpoint_every', 'parallel',
                'swav.chunk_size', 'oneshot.methods'):
     assert free not in swav
-  oneshot = config_lib.stage_settings(config, 'oneshot')
+  oneshot = config_lib.stage_settings(config, 'oneshot', 'ours')
   assert oneshot['data.oneshot'] == 'toy_seed:0'
   assert 'oneshot.num_steps' not in oneshot and 'oneshot.head' in oneshot
   assert 'data.test_set' not in oneshot  # evaluation only
   json.dumps(oneshot)
 
 
-def _steps(workdir):
-  return [json.loads(line)['step'] for line in
-          (workdir / 'simclr' / 'metrics.jsonl').read_text().splitlines()]
-
-
-def _simclr(steps, **overrides):
-  """The cheapest stage to train: the SimCLR projection, `steps` steps."""
-  return tiny_config(stage=('simclr',), **{'simclr.num_steps': steps},
-                     **overrides)
+def _trained(stage_dir, config, stage, method=None):
+  """A stage directory as training leaves it: settings and a checkpoint."""
+  config_lib.prepare_stage_dir(config, stage, stage_dir, method=method)
+  (stage_dir / 'checkpoints' / '2').mkdir(parents=True)
+  return (stage_dir / 'settings.json').read_text()
 
 
 def test_other_settings_are_refused_and_restart_starts_over(tmp_path):
   stage = tmp_path / 'simclr'
-  runner.train_and_evaluate(_simclr(2), str(tmp_path))
-  record = (stage / 'settings.json').read_text()
-  checkpoints = sorted(p.name for p in (stage / 'checkpoints').iterdir())
+  record = _trained(stage, tiny_config(), 'simclr')
+  changed = tiny_config(**{'simclr.temperature': 0.5, 'simclr.num_steps': 9})
   with pytest.raises(config_lib.ConfigError,
                      match=r'simclr.temperature: 1.0 -> 0.5.*--restart'):
-    runner.train_and_evaluate(_simclr(3, **{'simclr.temperature': 0.5}),
-                              str(tmp_path))
-  # Nothing changed.
-  assert (stage / 'settings.json').read_text() == record
-  assert sorted(p.name for p in (stage / 'checkpoints').iterdir()
-                ) == checkpoints
-  assert _steps(tmp_path) == [1, 2]
+    config_lib.prepare_stage_dir(changed, 'simclr', stage)
+  assert (stage / 'settings.json').read_text() == record  # nothing changed
+  assert (stage / 'checkpoints' / '2').is_dir()
   # A longer run with the same settings continues.
-  runner.train_and_evaluate(_simclr(3), str(tmp_path))
-  assert _steps(tmp_path) == [1, 2, 3]
-  # --restart: the stage starts again from step 0 with the new settings.
-  runner.train_and_evaluate(_simclr(2, **{'simclr.temperature': 0.5}),
-                            str(tmp_path), restart=True)
-  assert _steps(tmp_path) == [1, 2]
+  longer = tiny_config(**{'simclr.num_steps': 9})
+  config_lib.prepare_stage_dir(longer, 'simclr', stage)
+  assert (stage / 'checkpoints' / '2').is_dir()
+  # --restart: the stage's training is deleted, the new settings recorded.
+  config_lib.prepare_stage_dir(changed, 'simclr', stage, restart=True)
+  assert not (stage / 'checkpoints').exists()
   assert json.loads((stage / 'settings.json').read_text())[
       'simclr.temperature'] == 0.5
+
+
+def test_a_refused_run_writes_nothing(tmp_path):
+  """The runner checks every stage before it records the config."""
+  _trained(tmp_path / 'swav', tiny_config(), 'swav')
+  config_lib.record_config(tiny_config(), tmp_path)
+  recorded = (tmp_path / 'config.json').read_text()
+  changed = tiny_config(**{'stage': ('swav',), 'swav.temperature': 0.2})
+  with pytest.raises(config_lib.ConfigError, match='swav.temperature'):
+    runner.train_and_evaluate(changed, str(tmp_path))
+  assert (tmp_path / 'config.json').read_text() == recorded
+
+
+def test_oneshot_methods_record_only_what_they_depend_on(tmp_path):
+  config = tiny_config()
+  for method in ('ours', 'datasetgan', 'hfc_simclr'):
+    _trained(tmp_path / method, config, 'oneshot', method)
+  changed = tiny_config(**{'simclr.temperature': 0.5})
+  config_lib.check_stage_dir(changed, 'oneshot', tmp_path / 'ours', 'ours')
+  config_lib.check_stage_dir(changed, 'oneshot', tmp_path / 'datasetgan',
+                             'datasetgan')
+  with pytest.raises(config_lib.ConfigError, match='simclr.temperature'):
+    config_lib.check_stage_dir(changed, 'oneshot', tmp_path / 'hfc_simclr',
+                               'hfc_simclr')
+  # A longer SwAV run is another input for ours, not for the baselines.
+  longer = tiny_config(num_steps=50)
+  config_lib.check_stage_dir(longer, 'oneshot', tmp_path / 'datasetgan',
+                             'datasetgan')
+  with pytest.raises(config_lib.ConfigError, match='num_steps: 6 -> 50'):
+    config_lib.check_stage_dir(longer, 'oneshot', tmp_path / 'ours', 'ours')
+  # Our head's size is ours alone.
+  xs = tiny_config(**{'oneshot.head': 'XS'})
+  config_lib.check_stage_dir(xs, 'oneshot', tmp_path / 'datasetgan',
+                             'datasetgan')
+  with pytest.raises(config_lib.ConfigError, match='oneshot.head'):
+    config_lib.check_stage_dir(xs, 'oneshot', tmp_path / 'ours', 'ours')
+
+
+def test_an_example_read_from_the_test_set_records_the_test_set():
+  config = tiny_config(**{'data.oneshot': 'index:3',
+                          'data.test_set': 'data/a/1.0.0'})
+  assert config_lib.stage_settings(config, 'oneshot', 'datasetgan')[
+      'data.test_set'] == 'data/a/1.0.0'
+  assert 'data.test_set' not in config_lib.stage_settings(
+      tiny_config(), 'oneshot', 'datasetgan')  # toy_seed:N
+
+
+def test_a_restart_keeps_the_stages_brought_in_as_dependencies(tmp_path):
+  _trained(tmp_path / 'simclr', tiny_config(), 'simclr')
+  config = tiny_config(**{'stage': ('oneshot',), 'simclr.temperature': 0.5})
+  # SimCLR (a dependency) was trained with other settings: refused, even
+  # with --restart, which applies to the listed stage only.
+  with pytest.raises(config_lib.ConfigError, match='simclr.temperature'):
+    runner.train_and_evaluate(config, str(tmp_path), restart=True)
+  assert (tmp_path / 'simclr' / 'checkpoints' / '2').is_dir()
 
 
 def test_methods_accept_the_command_line_form():

@@ -36,7 +36,7 @@ def _rel(got, want):
 def runs(request):
   as_coded = request.param
   config = tiny_config(**{
-      'batch_size': 1, 'simclr.batch_size': 6,
+      'batch_size': 1, 'simclr.batch_size': 6, 'simclr.temperature': 0.5,
       'simclr.reference_similarity': as_coded,
       'simclr.reference_pairs': as_coded})
   gen = toy.load_generator()
