@@ -4,15 +4,29 @@
 * `formats`: rosinality / NVIDIA / TF tensor mapping, architecture inference.
 * `converter`: `convert_file`, from a checkpoint file to a generator
   directory (`stylegan2.load` reads it).
+
+The names below load their module on first use, so that reading (and
+refusing) a file does not wait for JAX to import.
 """
 
-from stylegan_seg_jax.convert.converter import convert_file
-from stylegan_seg_jax.convert.formats import ConversionError
-from stylegan_seg_jax.convert.formats import Converted
-from stylegan_seg_jax.convert.formats import convert_object
-from stylegan_seg_jax.convert.formats import detect_format
-from stylegan_seg_jax.convert.readers import CheckpointReadError
-from stylegan_seg_jax.convert.readers import read_checkpoint_file
+import importlib
+from typing import Any
 
-__all__ = ['convert_file', 'convert_object', 'detect_format', 'Converted',
-           'ConversionError', 'CheckpointReadError', 'read_checkpoint_file']
+_EXPORTS = {
+    'convert_file': 'converter',
+    'convert_object': 'formats',
+    'detect_format': 'formats',
+    'Converted': 'formats',
+    'ConversionError': 'formats',
+    'CheckpointReadError': 'readers',
+    'read_checkpoint_file': 'readers',
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+  if name not in _EXPORTS:
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+  module = importlib.import_module(f'{__name__}.{_EXPORTS[name]}')
+  return getattr(module, name)

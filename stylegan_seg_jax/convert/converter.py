@@ -4,6 +4,10 @@
 it onto the Flax variable tree (`formats`), estimates w_avg when the source
 has none, optionally drops the blocks above a resolution, and writes the
 directory atomically (`stylegan2.save`). `convert_weights.py` is its CLI.
+
+The file is untrusted: whatever goes wrong while reading and mapping it is
+reported as one `ValueError` line (docs/formats.md, "Hostile files"). JAX is
+imported only once the file has been read, so a bad file is refused fast.
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 import os
 import pathlib
+from typing import Any
 
-from stylegan_seg_jax import stylegan2
-from stylegan_seg_jax.convert import formats
 from stylegan_seg_jax.convert import readers
 from stylegan_seg_jax.runtime import files
+from stylegan_seg_jax.runtime.messages import quote
 
 __all__ = ['convert_file']
 
@@ -29,12 +33,13 @@ def convert_file(
     overwrite: bool = False,
     w_avg_seed: int = 0,
     log: Callable[[str], None] = lambda msg: None,
-) -> stylegan2.GeneratorConfig:
+) -> Any:
   """Converts a checkpoint file into a generator directory (atomically).
 
   Args:
     src: rosinality `.pt`, NVIDIA `.pkl` or TF `.pkl` file.
-    out: output directory (`generator.json` + orbax `variables/`).
+    out: output directory (`generator.json` + orbax `variables/`); a
+      symbolic link is refused.
     fmt: 'auto', 'rosinality', 'nvidia' or 'tf'.
     resolution: keep only the blocks up to this resolution.
     overwrite: replace an existing output directory.
@@ -42,23 +47,35 @@ def convert_file(
     log: progress callback.
 
   Returns:
-    The written config.
+    The written `stylegan2.GeneratorConfig`.
 
   Raises:
     FileNotFoundError: `src` does not exist.
-    FileExistsError: `out` exists and `overwrite` is False.
+    FileExistsError: `out` exists and `overwrite` is False (also when it
+      appears while converting), or is not a directory or a link.
     ValueError (ConversionError, CheckpointReadError): bad input.
   """
   src = pathlib.Path(src)
-  if not src.is_file():
+  if not src.exists():
     raise FileNotFoundError(f'no such checkpoint file: {src}')
-  out = pathlib.Path(out)
-  if out.exists() and (not out.is_dir() or any(out.iterdir())) and (
-      not overwrite):
-    raise FileExistsError(f'{out} already exists (pass --overwrite to replace)')
+  if not src.is_file():
+    raise readers.CheckpointReadError(f'{src} is not a regular file')
+  out = files.check_output_directory(out, overwrite=overwrite)
   log(f'reading {src}')
-  obj = readers.read_checkpoint_file(src)
-  conv = formats.convert_object(obj, fmt)
+  try:
+    obj = readers.read_checkpoint_file(src)
+    from stylegan_seg_jax.convert import formats  # pylint: disable=g-import-not-at-top
+    conv = formats.convert_object(obj, fmt)
+  except ValueError:
+    raise  # CheckpointReadError, ConversionError: already one clear line
+  except Exception as e:  # pylint: disable=broad-except
+    # The file's structure is not what the format writes (a wrong type, a
+    # missing key, ...): name the problem, never echo the file's values.
+    raise readers.CheckpointReadError(
+        f'{quote(src.name)} is not a well-formed checkpoint '
+        f'({type(e).__name__}: {quote(str(e), 160)})') from None
+  del obj
+  from stylegan_seg_jax import stylegan2  # pylint: disable=g-import-not-at-top
   config = conv.config
   log(f'{conv.format} checkpoint: {config.resolution}x{config.resolution}, '
       f'channels {dict(config.channels)}, mapping {config.mapping_layers} '

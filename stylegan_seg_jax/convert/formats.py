@@ -21,14 +21,17 @@ checked against the filter the generator uses, then dropped.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
 import jax
+import ml_dtypes
 import numpy as np
 
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax.convert import readers
+from stylegan_seg_jax.runtime.messages import quote
 from stylegan_seg_jax.stylegan2 import ops
 
 __all__ = [
@@ -67,12 +70,40 @@ class Converted:
     self.format = fmt
 
 
+_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32),
+                 np.dtype(np.float64), np.dtype(ml_dtypes.bfloat16))
+_MIB = 1 << 20
+
+
+def _storage_bytes(arrays: list[np.ndarray]) -> int:
+  """Bytes of the distinct buffers behind `arrays` (views counted once)."""
+  roots = {}
+  for a in arrays:
+    while isinstance(a.base, np.ndarray):
+      a = a.base
+    roots[id(a)] = a.nbytes
+  return sum(roots.values())
+
+
 class _Tensors:
-  """Source tensors by name; tracks which ones the mapping consumed."""
+  """Source tensors by name; tracks which ones the mapping consumed.
+
+  Converting a tensor to float32 copies it; the copies are bounded by twice
+  the bytes of the distinct storages behind the tensors (plus 16 MiB), so a
+  file cannot make many large tensors out of one storage.
+  """
 
   def __init__(self, tensors: dict[str, Any], fmt: str):
-    self._tensors = {k: v for k, v in tensors.items()}
+    for name, value in tensors.items():
+      if not isinstance(name, str):
+        raise ConversionError(f'{fmt} checkpoint has a tensor named by a '
+                              f'{type(name).__name__}')
+      if not isinstance(value, np.ndarray):
+        raise ConversionError(f'{fmt} checkpoint entry {quote(name)} is not a '
+                              f'tensor (a {type(value).__name__})')
+    self._tensors = dict(tensors)
     self._used: set[str] = set()
+    self._left = 2 * _storage_bytes(list(self._tensors.values())) + 16 * _MIB
     self.fmt = fmt
 
   def has(self, name: str) -> bool:
@@ -81,8 +112,18 @@ class _Tensors:
   def get(self, name: str) -> np.ndarray:
     if name not in self._tensors:
       raise ConversionError(f'{self.fmt} checkpoint is missing tensor {name!r}')
+    value = self._tensors[name]
+    if value.dtype not in _FLOAT_DTYPES:
+      raise ConversionError(f'{self.fmt} tensor {name!r} has dtype '
+                            f'{value.dtype}; weights are floating point (a '
+                            'corrupt or mislabelled storage)')
+    self._left -= 4 * value.size
+    if self._left < 0:
+      raise ConversionError(f'{self.fmt} tensors ask for more memory than '
+                            'their storages hold (views reused as many '
+                            'tensors): a corrupt or hostile file')
     self._used.add(name)
-    return np.asarray(self._tensors[name], dtype=np.float32)
+    return np.asarray(value, dtype=np.float32)
 
   def shape(self, name: str) -> tuple[int, ...]:
     if name not in self._tensors:
@@ -173,6 +214,9 @@ def _from_rosinality(obj: dict[str, Any]) -> Converted:
     state, latent_avg = obj, None
   if not isinstance(state, dict):
     raise ConversionError("rosinality checkpoint: 'g_ema' is not a state dict")
+  if latent_avg is not None:
+    latent_avg = _Tensors({'latent_avg': latent_avg}, 'rosinality').get(
+        'latent_avg')
   t = _Tensors(state, 'rosinality')
   n_mlp = 0
   while t.has(f'style.{n_mlp + 1}.weight'):
@@ -266,43 +310,55 @@ def _from_nvidia(obj: dict[str, Any]) -> Converted:
   g = obj.get('G_ema')
   if not isinstance(g, readers.PersistentModule):
     raise ConversionError("NVIDIA pickle: 'G_ema' is not a network")
-  if g.class_name != 'Generator':
-    raise ConversionError(f"NVIDIA pickle: G_ema is a {g.class_name!r}, "
+  if not (isinstance(g.class_name, str) and g.class_name == 'Generator'):
+    raise ConversionError(f'NVIDIA pickle: G_ema is a {quote(g.class_name)}, '
                           "expected 'Generator'")
-  kwargs = dict(g.state.get('_init_kwargs') or {})
-  if kwargs.get('c_dim', 0):
-    raise ConversionError(f'conditional generators (c_dim={kwargs["c_dim"]}) '
+  kwargs = _field(g, '_init_kwargs', dict, {})
+  c_dim = kwargs.get('c_dim', 0)
+  if not (type(c_dim) is int and c_dim == 0):  # pylint: disable=unidiomatic-typecheck
+    raise ConversionError(f'conditional generators (c_dim={quote(c_dim)}) '
                           'are not supported')
-  modules = g.state.get('_modules') or {}
+  modules = _field(g, '_modules', dict, {})
   mapping, synthesis = modules.get('mapping'), modules.get('synthesis')
-  if mapping is None or synthesis is None:
+  if not (isinstance(mapping, readers.PersistentModule)
+          and isinstance(synthesis, readers.PersistentModule)):
     raise ConversionError('NVIDIA pickle: G_ema has no mapping/synthesis')
-  synthesis_modules = synthesis.state.get('_modules') or {}
+  synthesis_modules = _field(synthesis, '_modules', dict, {})
   blocks = {int(k[1:]): v for k, v in synthesis_modules.items()
-            if re.fullmatch(r'b\d+', k)}
+            if isinstance(k, str) and re.fullmatch(r'b\d{1,5}', k)}
   if not blocks or min(blocks) != 4:
     raise ConversionError('NVIDIA pickle: no synthesis blocks b4 ... bR')
   for res, block in blocks.items():
-    arch = block.state.get('architecture', 'skip')
+    if not isinstance(block, readers.PersistentModule):
+      raise ConversionError(f'NVIDIA pickle: b{res} is not a module')
+    arch = _field(block, 'architecture', str, 'skip')
     if arch != 'skip':
-      raise ConversionError(f"b{res} has architecture {arch!r}; only 'skip' "
-                            'generators are supported')
+      raise ConversionError(f"b{res} has architecture {quote(arch)}; only "
+                            "'skip' generators are supported")
   resolution = max(blocks)
   t = _Tensors(g.named_tensors(), 'NVIDIA')
 
-  def layer_attr(res: int, layer: str, attr: str, default=None):
-    mod = (blocks[res].state.get('_modules') or {}).get(layer)
-    return default if mod is None else mod.state.get(attr, default)
+  def submodule(res: int, name: str) -> readers.PersistentModule | None:
+    mod = _field(blocks[res], '_modules', dict, {}).get(name)
+    if mod is not None and not isinstance(mod, readers.PersistentModule):
+      raise ConversionError(f'NVIDIA pickle: b{res}.{name} is not a module')
+    return mod
 
-  clamp = layer_attr(4, 'conv1', 'conv_clamp')
-  activation = layer_attr(4, 'conv1', 'activation', 'lrelu')
+  conv = submodule(4, 'conv1')
+  clamp = None if conv is None else _number(
+      conv.state.get('conv_clamp'), 'b4.conv1 conv_clamp', allow_none=True)
+  activation = 'lrelu' if conv is None else _field(conv, 'activation', str,
+                                                   'lrelu')
   if activation != 'lrelu':
-    raise ConversionError(f'activation {activation!r} is not supported')
+    raise ConversionError(f'activation {quote(activation)} is not supported')
   n_map = 0
   while t.has(f'mapping.fc{n_map}.weight'):
     n_map += 1
-  map_mod = (mapping.state.get('_modules') or {}).get('fc0')
-  lr_mul = float(map_mod.state.get('bias_gain', 0.01)) if map_mod else 0.01
+  map_mod = _field(mapping, '_modules', dict, {}).get('fc0')
+  lr_mul = 0.01
+  if isinstance(map_mod, readers.PersistentModule):
+    lr_mul = _number(map_mod.state.get('bias_gain', 0.01),
+                     'mapping.fc0 bias_gain')
   if t.has('mapping.embed.weight'):
     raise ConversionError('conditional generators (mapping.embed) are not '
                           'supported')
@@ -317,7 +373,7 @@ def _from_nvidia(obj: dict[str, Any]) -> Converted:
       mapping_features=hidden if hidden != w_dim else None,
       mapping_lr_multiplier=lr_mul,
       img_channels=t.shape(f'synthesis.b{resolution}.torgb.weight')[0],
-      conv_clamp=None if clamp is None else float(clamp))
+      conv_clamp=clamp)
 
   tree = _Tree()
   _put_mapping(tree, t, [f'mapping.fc{i}.' for i in range(n_map)],
@@ -338,7 +394,8 @@ def _from_nvidia(obj: dict[str, Any]) -> Converted:
       tree.put(f'params/{dst}/affine/bias', t.get(f'{src}.affine.bias'),
                f'{src}.affine.bias')
       tree.put(f'params/{dst}/bias', t.get(f'{src}.bias'), f'{src}.bias')
-      if layer_attr(res, layer, 'use_noise', True):
+      mod = submodule(res, layer)
+      if mod is None or _field(mod, 'use_noise', bool, True):
         tree.put(f'params/{dst}/noise_strength',
                  t.get(f'{src}.noise_strength').reshape(()),
                  f'{src}.noise_strength')
@@ -367,6 +424,8 @@ def _from_nvidia(obj: dict[str, Any]) -> Converted:
 
 
 def _from_tf(obj: Any) -> Converted:
+  if not isinstance(obj, (list, tuple)):
+    raise ConversionError('TF pickle is not a tuple of networks')
   nets = [n for n in obj if isinstance(n, readers.TFNetwork)]
   gs = [n for n in nets if n.name == 'Gs'] or nets[-1:]
   if not gs:
@@ -374,16 +433,21 @@ def _from_tf(obj: Any) -> Converted:
   gs = gs[0]
   kwargs = dict(gs.static_kwargs)
   for comp in gs.components.values():
-    kwargs = {**comp.static_kwargs, **kwargs}
-  if kwargs.get('label_size', 0):
+    if isinstance(comp, readers.TFNetwork):
+      kwargs = {**comp.static_kwargs, **kwargs}
+  label_size = kwargs.get('label_size', 0)
+  if not (type(label_size) is int and label_size == 0):  # pylint: disable=unidiomatic-typecheck
     raise ConversionError(f'conditional generators (label_size='
-                          f'{kwargs["label_size"]}) are not supported')
-  if kwargs.get('architecture', 'skip') != 'skip':
-    raise ConversionError(f"architecture {kwargs['architecture']!r} is not "
-                          "supported; only 'skip'")
-  kernel = tuple(kwargs.get('resample_kernel', ops.DEFAULT_FIR))
-  if kernel != ops.DEFAULT_FIR:
-    raise ConversionError(f'resample_kernel {kernel} is not supported')
+                          f'{quote(label_size)}) are not supported')
+  arch = kwargs.get('architecture', 'skip')
+  if not (isinstance(arch, str) and arch == 'skip'):
+    raise ConversionError(f"architecture {quote(arch)} is not supported; "
+                          "only 'skip'")
+  kernel = kwargs.get('resample_kernel', ops.DEFAULT_FIR)
+  if not (isinstance(kernel, (list, tuple)) and len(kernel) == len(
+      ops.DEFAULT_FIR) and all(type(k) in (int, float) for k in kernel)
+          and tuple(kernel) == ops.DEFAULT_FIR):
+    raise ConversionError(f'resample_kernel {quote(kernel)} is not supported')
   tensors = gs.named_variables()
   t = _Tensors(tensors, 'TF')
   prefix_map = 'mapping/'
@@ -394,7 +458,8 @@ def _from_tf(obj: Any) -> Converted:
   if n_map == 0:
     raise ConversionError("TF pickle has no mapping layers ('Dense0')")
   resolutions = sorted({int(m.group(1)) for name in tensors
-                        if (m := re.match(rf'{prefix_syn}(\d+)x\1/', name))})
+                        if (m := re.match(rf'{prefix_syn}(\d{{1,5}})x\1/',
+                                          name))})
   if not resolutions or resolutions[0] != 4:
     raise ConversionError('TF pickle has no synthesis blocks 4x4 ... RxR')
   resolution = resolutions[-1]
@@ -408,7 +473,8 @@ def _from_tf(obj: Any) -> Converted:
       resolution=resolution, channels=tuple(channels.items()), z_dim=z_dim,
       w_dim=w_dim, mapping_layers=n_map,
       mapping_features=hidden if hidden != w_dim else None,
-      mapping_lr_multiplier=float(kwargs.get('mapping_lrmul', 0.01)),
+      mapping_lr_multiplier=_number(kwargs.get('mapping_lrmul', 0.01),
+                                    'mapping_lrmul'),
       img_channels=t.shape(f'{prefix_syn}{resolution}x{resolution}/ToRGB/bias')[0])
 
   tree = _Tree()
@@ -455,12 +521,34 @@ def _from_tf(obj: Any) -> Converted:
 # --------------------------------------------------------------------------
 
 
+def _field(module: readers.PersistentModule, key: str, kind: type,
+           default: Any) -> Any:
+  """A module attribute from the file, checked to be of `kind`."""
+  value = module.state.get(key) if isinstance(module.state, dict) else None
+  if value is None:
+    return default
+  if not isinstance(value, kind):
+    raise ConversionError(f'NVIDIA pickle: {quote(module.class_name)} {key} is '
+                          f'{quote(value)}, expected a {kind.__name__}')
+  return value
+
+
+def _number(value: Any, what: str, allow_none: bool = False) -> float | None:
+  """A positive finite number from the file (or None when allowed)."""
+  if value is None and allow_none:
+    return None
+  if type(value) in (int, float) and math.isfinite(value) and value > 0:
+    return float(value)
+  raise ConversionError(f'{what} is {quote(value)}; expected a positive '
+                        'number')
+
+
 def _reject_unused(t: _Tensors) -> None:
   extra = t.unused()
   if extra:
     more = f' (+{len(extra) - 5} more)' if len(extra) > 5 else ''
     raise ConversionError(f'{t.fmt} checkpoint has unexpected tensors '
-                          f'{extra[:5]}{more}')
+                          f'[{", ".join(quote(e) for e in extra[:5])}]{more}')
 
 
 def _finish(tree: _Tree, config: stylegan2.GeneratorConfig,

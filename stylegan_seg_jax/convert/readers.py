@@ -5,25 +5,46 @@ without importing torch, TensorFlow or the projects that wrote them
 (docs/formats.md):
 
 * torch zip archives (`torch.save`, torch >= 1.6): `data.pkl` plus one raw
-  little-endian file per storage;
+  file per storage;
 * torch legacy streams (`torch.save(..., _use_new_zipfile_serialization=
   False)`, older `.pt` files and every storage embedded in an NVIDIA `.pkl`):
   magic number, protocol, sys-info, the pickled object, the storage keys,
   then each storage as an int64 element count and its raw bytes;
 * plain pickles (NVIDIA stylegan2-ada / stylegan3 `.pkl`, NVIDIA TF `.pkl`).
 
-Unpickling is restricted: `find_class` answers only an allow-list of globals
-and replaces foreign classes (NVIDIA's persistent modules, TF networks,
-`argparse.Namespace`, ...) with inert stubs that only store their state.
-Nothing from the file is ever executed (NVIDIA pickles carry their module
-source code; it is kept as a string and ignored).
+The files are untrusted (docs/formats.md, "Hostile files"). Unpickling runs
+on the pure-Python unpickler with its opcodes gated:
+
+* globals resolve only through an allow-list, to inert stand-ins or to
+  checked builder functions; nothing from the file is executed (NVIDIA
+  pickles carry their module source code: it is kept as a string, ignored);
+* only the builder functions may be called (REDUCE), only the stand-in
+  classes may be instantiated (NEWOBJ), and only stand-ins and arrays may
+  receive state (BUILD), through their own checked `__setstate__`: a file
+  can never set attributes on a class or on a numpy dtype;
+* numpy arrays and scalars are built only with plain numeric dtypes (never
+  object or structured ones), from exactly as many bytes as they need;
+* a tensor is a view that numpy bounds-checks, after its size, stride and
+  offset were checked to stay inside its storage;
+* dict keys and set items must be flat scalars (no deep hashing);
+* every byte count read from the file is checked against what is left of
+  the file before anything is allocated, every allocation is charged to a
+  budget (by default 4x the file size plus 64 MiB), and data after the end
+  of a pickle or stream is refused.
+
+Walks over the unpickled object graph (`PersistentModule.named_tensors`,
+`TFNetwork.named_variables`) visit each node once and at most `MAX_NODES`
+nodes, so shared or cyclic references cannot make them run away.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 import io
+import math
 import os
 import pickle
+import stat
 import struct
 from typing import Any
 import zipfile
@@ -31,14 +52,25 @@ import zipfile
 import ml_dtypes
 import numpy as np
 
+from stylegan_seg_jax.runtime.messages import quote
+
 __all__ = [
     'CheckpointReadError',
     'PersistentModule',
     'TFNetwork',
+    'MAX_NODES',
+    'default_byte_limit',
     'read_checkpoint_file',
 ]
 
+MIB = 1 << 20
+MAX_NODES = 1_000_000  # modules / networks a walk may visit
+_MAX_NDIM = 16
+_MAX_LINE = 1 << 16  # a text opcode's line (GLOBAL names, text ints)
+_MAX_STUB_CLASSES = 4096
+
 _TORCH_LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
+_TORCH_LEGACY_PROTOCOL = 1001
 
 _STORAGE_DTYPES = {
     'FloatStorage': np.float32,
@@ -54,21 +86,125 @@ _STORAGE_DTYPES = {
     'UntypedStorage': np.uint8,
 }
 
+# numpy dtypes a file may name (numpy.dtype(NAME, ...)): plain numbers only.
+_NUMPY_DTYPES = frozenset(
+    ['b1', 'i1', 'i2', 'i4', 'i8', 'u1', 'u2', 'u4', 'u8', 'f2', 'f4', 'f8',
+     'c8', 'c16'])
+
+
+def default_byte_limit(file_size: int) -> int:
+  """Bytes a read may allocate for a file of `file_size` bytes.
+
+  Tensor data cannot take more room than the file that holds it; the
+  factor 4 covers the copies reading makes (e.g. TF pickles hold arrays as
+  latin-1 text, then bytes, then the array).
+  """
+  return 4 * file_size + 64 * MIB
+
 
 class CheckpointReadError(ValueError):
   """The file cannot be read as a checkpoint (corrupt, truncated, unsafe)."""
 
 
-class _StorageType:
-  """Stands for a torch `*Storage` class inside a persistent id."""
+class _Budget:
+  """Counts the bytes a read allocates and stops it at a limit."""
 
-  def __init__(self, name: str):
-    self.name = name
-    self.dtype = np.dtype(_STORAGE_DTYPES[name])
+  def __init__(self, limit: int):
+    self.limit = limit
+    self.used = 0
+
+  def charge(self, nbytes: int, what: str) -> None:
+    self.used += nbytes
+    if self.used > self.limit:
+      raise CheckpointReadError(
+          f'{what} would take the data read past {self.limit // MIB} MiB '
+          '(4x the file size + 64 MiB): the file is corrupt or hostile')
 
 
-class _AttrDict(dict):
-  """Stub for `dnnlib.EasyDict` / `dnnlib.util.EasyDict`."""
+class _BoundedReader:
+  """A byte stream that refuses reads longer than what is left of it.
+
+  Byte counts come from the file; checking them against the bytes left
+  before reading means a tiny file cannot make the reader allocate a huge
+  buffer.
+  """
+
+  def __init__(self, f: Any, size: int):
+    self._f = f
+    self.left = size
+
+  def read(self, n: int = -1) -> bytes:
+    if n is None or n < 0:
+      n = self.left
+    if n > self.left:
+      raise CheckpointReadError(
+          f'truncated or corrupt file: a record needs {n} bytes, '
+          f'{self.left} are left')
+    data = self._f.read(n)
+    self.left -= len(data)
+    if len(data) != n:
+      raise CheckpointReadError('truncated or corrupt file')
+    return data
+
+  def readinto(self, buffer: np.ndarray) -> int:
+    view = memoryview(buffer.view(np.uint8))
+    if view.nbytes > self.left:
+      raise CheckpointReadError(
+          f'truncated or corrupt file: a record needs {view.nbytes} bytes, '
+          f'{self.left} are left')
+    done = 0
+    while done < view.nbytes:
+      n = self._f.readinto(view[done:done + 16 * MIB])
+      if not n:
+        raise CheckpointReadError('truncated or corrupt file')
+      done += n
+    self.left -= done
+    return done
+
+  def readline(self) -> bytes:
+    line = self._f.readline(min(self.left, _MAX_LINE))
+    self.left -= len(line)
+    if not line.endswith(b'\n'):
+      raise CheckpointReadError('truncated or corrupt file (an unfinished '
+                                'or overlong text record)')
+    return line
+
+
+# --------------------------------------------------------------------------
+# Stand-ins: what foreign classes become. Each takes state only through its
+# own checked __setstate__.
+# --------------------------------------------------------------------------
+
+
+class _Stub:
+  """Base of the inert stand-ins a file may create and fill."""
+
+  def __setstate__(self, state: Any) -> None:
+    raise CheckpointReadError(
+        f'unexpected state for {type(self).__name__}')
+
+
+def _str_keyed(state: Any, what: str) -> dict[str, Any]:
+  if not isinstance(state, dict) or not all(
+      isinstance(k, str) for k in state):
+    raise CheckpointReadError(f'{what}: state is not a dict with string keys')
+  return dict(state)
+
+
+class _StateDict(dict, _Stub):
+  """Stand-in for `collections.OrderedDict` (torch state dicts).
+
+  Attributes:
+    attributes: instance attributes the file gave (torch's `_metadata`).
+  """
+
+  def __setstate__(self, state: Any) -> None:
+    if state is not None:
+      self.attributes = _str_keyed(state, 'OrderedDict')
+
+
+class _AttrDict(dict, _Stub):
+  """Stand-in for `dnnlib.EasyDict` / `dnnlib.util.EasyDict`."""
 
   def __getattr__(self, name: str) -> Any:
     try:
@@ -76,16 +212,26 @@ class _AttrDict(dict):
     except KeyError as e:
       raise AttributeError(name) from e
 
+  def __setstate__(self, state: Any) -> None:
+    if state is not None:
+      _str_keyed(state, 'EasyDict')  # an EasyDict keeps its data as items
 
-class _Namespace:
-  """Stub for `argparse.Namespace` (rosinality training checkpoints)."""
+
+class _Namespace(_Stub):
+  """Stand-in for `argparse.Namespace` (rosinality training checkpoints).
+
+  Attributes:
+    values: the namespace's attributes.
+  """
+
+  def __init__(self):
+    self.values: dict[str, Any] = {}
 
   def __setstate__(self, state: Any) -> None:
-    if isinstance(state, dict):
-      self.__dict__.update(state)
+    self.values = _str_keyed(state, 'argparse.Namespace')
 
 
-class PersistentModule:
+class PersistentModule(_Stub):
   """An NVIDIA persistent module (`torch_utils.persistence`), as data only.
 
   Attributes:
@@ -99,16 +245,39 @@ class PersistentModule:
     self.state = state
 
   def named_tensors(self, prefix: str = '') -> dict[str, np.ndarray]:
-    """Parameters and persistent buffers of the module tree, dotted names."""
+    """Parameters and persistent buffers of the module tree, dotted names.
+
+    Each module is visited once (like torch's `named_parameters`), at most
+    `MAX_NODES` of them.
+
+    Args:
+      prefix: prepended to every name.
+
+    Returns:
+      name -> array.
+
+    Raises:
+      CheckpointReadError: a module's state is not what torch writes.
+    """
     out = {}
-    skip = set(self.state.get('_non_persistent_buffers_set', ()) or ())
-    for group in ('_parameters', '_buffers'):
-      for name, value in (self.state.get(group) or {}).items():
-        if value is not None and name not in skip:
-          out[prefix + name] = value
-    for name, child in (self.state.get('_modules') or {}).items():
-      if isinstance(child, (PersistentModule, _ModuleStub)):
-        out.update(child.named_tensors(f'{prefix}{name}.'))
+    for path, module in _walk(self, prefix, _module_children):
+      state = _str_keyed(module.state, f'module {quote(path)}')
+      skip = _optional(state, '_non_persistent_buffers_set', ())
+      if not isinstance(skip, (set, frozenset, list, tuple)):
+        raise CheckpointReadError(f'module {quote(path)}: bad non-persistent '
+                                  'buffer set')
+      skip = {s for s in skip if isinstance(s, str)}
+      for group in ('_parameters', '_buffers'):
+        tensors = _str_keyed(_optional(state, group, {}),
+                             f'module {quote(path)} {group}')
+        for name, value in tensors.items():
+          if value is None or name in skip:
+            continue
+          if not isinstance(value, np.ndarray):
+            raise CheckpointReadError(
+                f'{quote(path + name)} is not a tensor (a '
+                f'{type(value).__name__})')
+          out[path + name] = value
     return out
 
 
@@ -119,10 +288,49 @@ class _ModuleStub(PersistentModule):
     super().__init__(type(self).__name__, {})
 
   def __setstate__(self, state: Any) -> None:
-    self.state = dict(state) if isinstance(state, dict) else {}
+    self.state = _str_keyed(state, f'torch module {type(self).__name__}')
 
 
-class TFNetwork:
+def _optional(state: dict[str, Any], key: str, default: Any) -> Any:
+  value = state.get(key)
+  return default if value is None else value
+
+
+def _module_children(path: str, module: Any
+                     ) -> list[tuple[str, PersistentModule]]:
+  state = module.state if isinstance(module.state, dict) else {}
+  children = _str_keyed(_optional(state, '_modules', {}),
+                        f'module {quote(path)} _modules')
+  out = []
+  for name, child in children.items():
+    if child is None:
+      continue
+    if not isinstance(child, PersistentModule):
+      raise CheckpointReadError(f'module {quote(path + name)} is not a '
+                                f'module (a {type(child).__name__})')
+    out.append((f'{path}{name}.', child))
+  return out
+
+
+def _walk(root: Any, prefix: str,
+          children: Callable[[str, Any], list[tuple[str, Any]]]
+          ) -> Iterator[tuple[str, Any]]:
+  """Pre-order walk visiting each node once, at most MAX_NODES nodes."""
+  seen: set[int] = set()
+  stack = [(prefix, root)]
+  while stack:
+    path, node = stack.pop()
+    if id(node) in seen:
+      continue
+    seen.add(id(node))
+    if len(seen) > MAX_NODES:
+      raise CheckpointReadError(f'the object graph has more than {MAX_NODES} '
+                                'modules')
+    yield path, node
+    stack.extend(reversed(children(path, node)))
+
+
+class TFNetwork(_Stub):
   """An NVIDIA TF `dnnlib.tflib.network.Network`, as data only.
 
   Attributes:
@@ -139,248 +347,732 @@ class TFNetwork:
     self.variables: list[tuple[str, np.ndarray]] = []
 
   def __setstate__(self, state: Any) -> None:
-    if not isinstance(state, dict):
-      raise CheckpointReadError('TF network pickle has an unexpected state')
-    self.name = state.get('name', '')
-    self.static_kwargs = dict(state.get('static_kwargs') or {})
-    self.components = dict(state.get('components') or {})
-    self.variables = list(state.get('variables') or [])
+    state = _str_keyed(state, 'TF network')
+    name = _optional(state, 'name', '')
+    if not isinstance(name, str):
+      raise CheckpointReadError('TF network name is not a string')
+    self.name = name
+    self.static_kwargs = _str_keyed(_optional(state, 'static_kwargs', {}),
+                                    f'TF network {quote(name)} static_kwargs')
+    self.components = _str_keyed(_optional(state, 'components', {}),
+                                 f'TF network {quote(name)} components')
+    variables = _optional(state, 'variables', [])
+    if not isinstance(variables, (list, tuple)):
+      raise CheckpointReadError(f'TF network {quote(name)}: variables are '
+                                'not a list')
+    self.variables = list(variables)
 
   def named_variables(self, prefix: str = '') -> dict[str, np.ndarray]:
-    """Variables of the network tree, named by component key."""
-    out = {prefix + n: np.asarray(v) for n, v in self.variables}
-    for key, comp in self.components.items():
-      out.update(comp.named_variables(f'{prefix}{key}/'))
+    """Variables of the network tree, named by component key.
+
+    Args:
+      prefix: prepended to every name.
+
+    Returns:
+      name -> array (each network visited once, at most `MAX_NODES`).
+
+    Raises:
+      CheckpointReadError: a variable or component is not what TF writes.
+    """
+    out = {}
+    for path, net in _walk(self, prefix, _network_children):
+      for item in net.variables:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2
+                and isinstance(item[0], str)
+                and isinstance(item[1], (np.ndarray, np.number))):
+          raise CheckpointReadError(
+              f'TF network {quote(path)}: a variable is not a (name, array) '
+              'pair')  # TF gives 0-d variables as numpy scalars
+        out[path + item[0]] = np.asarray(item[1])
     return out
 
 
-def _rebuild_tensor(storage, offset, size, stride, *unused):
-  del unused  # requires_grad, backward hooks, metadata
-  if not isinstance(storage, np.ndarray):
-    raise CheckpointReadError('tensor without a storage')
-  size, stride = tuple(size), tuple(stride)
-  numel = int(np.prod(size)) if size else 1
-  if numel == 0:
-    return np.zeros(size, storage.dtype)
-  last = offset + sum((s - 1) * st for s, st in zip(size, stride))
-  if offset < 0 or last >= storage.size:
-    raise CheckpointReadError('tensor extends past its storage (truncated?)')
-  item = storage.dtype.itemsize
-  # A view: legacy streams fill their storages after the tensors are built.
-  return np.lib.stride_tricks.as_strided(
-      storage[offset:], shape=size, strides=[s * item for s in stride])
+def _network_children(path: str, net: Any) -> list[tuple[str, TFNetwork]]:
+  out = []
+  for key, comp in net.components.items():
+    if not isinstance(comp, TFNetwork):
+      raise CheckpointReadError(f'TF component {quote(path + key)} is not a '
+                                'network')
+    out.append((f'{path}{key}/', comp))
+  return out
 
 
-def _rebuild_parameter(data, *unused):
-  del unused
-  return data
+class _StorageType:
+  """Stands for a torch `*Storage` class inside a persistent id."""
+
+  def __init__(self, name: str):
+    self.name = name
+    self.dtype = np.dtype(_STORAGE_DTYPES[name])
 
 
-def _rebuild_from_type(func, new_type, args, state):
-  del new_type, state
-  if func is not _rebuild_tensor:
-    raise CheckpointReadError('unsupported tensor subclass in checkpoint')
-  return func(*args)
+class _DtypeSpec:
+  """A numpy dtype named by the file; only its byte order may be set."""
+
+  def __init__(self, dtype: np.dtype):
+    self.dtype = dtype
+
+  def apply_state(self, state: Any) -> None:
+    """Takes the byte order from numpy's dtype state, checking the rest."""
+    if not (isinstance(state, tuple) and len(state) in (8, 9)
+            and _is_int(state[0], 3, 4)):
+      raise CheckpointReadError(f'unexpected numpy dtype state '
+                                f'{quote(state)}')
+    order, subarray, names, fields, elsize, alignment, flags = state[1:8]
+    size, align = self.dtype.itemsize, self.dtype.alignment
+    if (not isinstance(order, str) or order not in ('<', '>', '|', '=')
+        or subarray is not None or names is not None or fields is not None
+        or not _is_int(elsize, -1, size) or not _is_int(alignment, -1, align)
+        or not _is_int(flags, self.dtype.flags)):
+      raise CheckpointReadError(f'refusing numpy dtype state {quote(state)} '
+                                f'for {self.dtype}')
+    if order in ('<', '>'):
+      self.dtype = self.dtype.newbyteorder(order)
 
 
-def _latin1_encode(obj, encoding='utf-8', errors='strict'):
-  """`_codecs.encode`, only as protocol-2 pickles use it: str -> latin-1 bytes.
-
-  Python 3 pickles `bytes` at protocol 2 as `_codecs.encode(text, 'latin1')`
-  (numpy arrays inside `torch.save` files carry their data this way).
-  """
-  if (not isinstance(obj, str) or encoding not in ('latin1', 'latin-1')
-      or errors != 'strict'):
-    raise CheckpointReadError('refusing _codecs.encode other than str -> '
-                              'latin-1 bytes')
-  return obj.encode('latin-1')
+class _SafeArray(np.ndarray):
+  """The array type `numpy.ndarray` resolves to; filled by a checked BUILD."""
 
 
-def _reconstructor(cls, base, state):
-  del base, state
-  if not (isinstance(cls, type) and issubclass(cls, (_ModuleStub, _Namespace))):
-    raise CheckpointReadError(f'refusing to reconstruct {cls!r}')
-  return cls.__new__(cls)
+def _is_str(value: Any, expected: str) -> bool:
+  return isinstance(value, str) and value == expected
 
 
-def _reconstruct_persistent(meta):
-  if not isinstance(meta, dict) or meta.get('type') != 'class':
-    raise CheckpointReadError('unsupported NVIDIA persistent object')
-  state = meta.get('state') or {}
-  return PersistentModule(str(meta.get('class_name', '?')), dict(state))
+def _is_int(value: Any, *allowed: int) -> bool:
+  return type(value) is int and value in allowed  # pylint: disable=unidiomatic-typecheck
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-  """Unpickler that resolves only allow-listed globals, to stubs or data."""
+def _checked_int(value: Any, what: str) -> int:
+  if type(value) is not int:  # pylint: disable=unidiomatic-typecheck
+    raise CheckpointReadError(f'{what} is not an integer: {quote(value)}')
+  return value
 
-  def __init__(self, file, storage_loader=None, **kwargs):
-    super().__init__(file, **kwargs)
+
+def _checked_shape(value: Any, what: str) -> tuple[int, ...]:
+  if not isinstance(value, (tuple, list)) or len(value) > _MAX_NDIM:
+    raise CheckpointReadError(f'{what} is not a shape: {quote(value)}')
+  shape = tuple(_checked_int(v, what) for v in value)
+  if any(s < 0 for s in shape):
+    raise CheckpointReadError(f'{what} is negative: {quote(shape)}')
+  return shape
+
+
+def _checked_key(key: Any) -> None:
+  """Dict keys and set items: flat scalars, so hashing cannot recurse."""
+  scalars = (str, bytes, int, float, bool, type(None))
+  if isinstance(key, scalars) or (
+      type(key) is tuple and len(key) <= _MAX_NDIM  # pylint: disable=unidiomatic-typecheck
+      and all(isinstance(k, scalars) for k in key)):
+    return
+  raise CheckpointReadError(f'refusing a dict key or set item of type '
+                            f'{type(key).__name__}')
+
+
+def _as_bytes(data: Any, what: str) -> bytes:
+  if isinstance(data, str):  # Python 2 pickles read with encoding='latin1'
+    data = data.encode('latin-1')
+  if not isinstance(data, (bytes, bytearray)):
+    raise CheckpointReadError(f'{what}: expected bytes, got '
+                              f'{type(data).__name__}')
+  return bytes(data) if isinstance(data, bytearray) else data
+
+
+def _pickle_opcode(name: str) -> int:
+  return getattr(pickle, name)[0]
+
+
+# --------------------------------------------------------------------------
+# The gated unpickler
+# --------------------------------------------------------------------------
+
+
+class _RestrictedUnpickler(pickle._Unpickler):  # pylint: disable=protected-access
+  """Pure-Python unpickler whose globals, calls and BUILDs are gated."""
+
+  dispatch = dict(pickle._Unpickler.dispatch)  # pylint: disable=protected-access
+
+  def __init__(self, reader: _BoundedReader, budget: _Budget,
+               storage_loader: Callable[[Any], Any] | None = None,
+               stubs: dict[str, type] | None = None):
+    super().__init__(reader, encoding='latin1')
+    self._reader = reader
+    self._budget = budget
     self._storage_loader = storage_loader
+    self._stub_classes = {} if stubs is None else stubs
+    self._functions = {
+        ('torch._utils', '_rebuild_tensor_v2'): self._rebuild_tensor,
+        ('torch', '_rebuild_tensor_v2'): self._rebuild_tensor,
+        ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
+        ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter,
+        ('torch._tensor', '_rebuild_from_type_v2'): self._rebuild_from_type,
+        ('torch.storage', '_load_from_bytes'): self._load_embedded_storage,
+        ('torch_utils.persistence', '_reconstruct_persistent_obj'):
+            _reconstruct_persistent,
+        ('_codecs', 'encode'): self._latin1_encode,
+        ('copyreg', '_reconstructor'): self._reconstructor,
+        ('numpy.core.multiarray', '_reconstruct'): _np_reconstruct,
+        ('numpy._core.multiarray', '_reconstruct'): _np_reconstruct,
+        ('numpy.core.multiarray', 'scalar'): self._np_scalar,
+        ('numpy._core.multiarray', 'scalar'): self._np_scalar,
+        ('numpy.core.numeric', '_frombuffer'): self._np_frombuffer,
+        ('numpy._core.numeric', '_frombuffer'): self._np_frombuffer,
+        ('numpy', 'dtype'): _np_dtype,
+    }
+    self._callable_ids = {id(f) for f in self._functions.values()}
+    self._classes = {
+        ('collections', 'OrderedDict'): _StateDict,
+        ('dnnlib', 'EasyDict'): _AttrDict,
+        ('dnnlib.util', 'EasyDict'): _AttrDict,
+        ('dnnlib.tflib.network', 'Network'): TFNetwork,
+        ('argparse', 'Namespace'): _Namespace,
+        ('numpy', 'ndarray'): _SafeArray,
+        ('builtins', 'object'): object,
+    }
+
+  # -- globals --------------------------------------------------------------
 
   def find_class(self, module: str, name: str) -> Any:
-    if module == 'collections' and name == 'OrderedDict':
-      import collections
-      return collections.OrderedDict
-    if module in ('torch._utils', 'torch') and name == '_rebuild_tensor_v2':
-      return _rebuild_tensor
-    if module == 'torch._utils' and name in ('_rebuild_parameter',
-                                             '_rebuild_parameter_with_state'):
-      return _rebuild_parameter
-    if module == 'torch._tensor' and name == '_rebuild_from_type_v2':
-      return _rebuild_from_type
+    key = (module, name)
+    if key in self._functions:
+      return self._functions[key]
+    if key in self._classes:
+      return self._classes[key]
     if module == 'torch' and name in _STORAGE_DTYPES:
       return _StorageType(name)
-    if module == 'torch.storage' and name == '_load_from_bytes':
-      return _load_embedded_storage
-    if module == 'torch_utils.persistence' and (
-        name == '_reconstruct_persistent_obj'):
-      return _reconstruct_persistent
-    if module in ('dnnlib', 'dnnlib.util') and name == 'EasyDict':
-      return _AttrDict
-    if module == 'dnnlib.tflib.network' and name == 'Network':
-      return TFNetwork
-    if module == 'argparse' and name == 'Namespace':
-      return _Namespace
-    if module == 'copyreg' and name == '_reconstructor':
-      return _reconstructor
-    if module == 'builtins' and name == 'object':
-      return object
-    if module == '_codecs' and name == 'encode':
-      return _latin1_encode
-    if module.startswith('torch.nn.modules.'):
-      return type(name, (_ModuleStub,), {})
-    if module in ('numpy.core.multiarray', 'numpy._core.multiarray') and (
-        name in ('_reconstruct', 'scalar')):
-      return getattr(np._core.multiarray, name)  # pylint: disable=protected-access
-    if module in ('numpy.core.numeric', 'numpy._core.numeric') and (
-        name == '_frombuffer'):  # numpy >= 1.23 arrays, pickle protocol 5
-      return np._core.numeric._frombuffer  # pylint: disable=protected-access
-    if module == 'numpy' and name in ('dtype', 'ndarray'):
-      return getattr(np, name)
+    if isinstance(module, str) and module.startswith('torch.nn.modules.'):
+      if name not in self._stub_classes:
+        if len(self._stub_classes) >= _MAX_STUB_CLASSES:
+          raise CheckpointReadError('too many distinct torch module classes')
+        self._stub_classes[name] = type(name, (_ModuleStub,), {})
+      return self._stub_classes[name]
     raise CheckpointReadError(
-        f'refusing to unpickle disallowed global {module}.{name}')
+        f'refusing to unpickle disallowed global {quote(module)}.'
+        f'{quote(name)}'.replace("'", ''))
 
   def persistent_load(self, pid: Any) -> Any:
     if self._storage_loader is None:
       raise CheckpointReadError('unexpected persistent id in pickle')
     return self._storage_loader(pid)
 
+  # -- gated opcodes ----------------------------------------------------------
+
+  def _gate_reduce(self) -> None:
+    args = self.stack.pop()
+    func = self.stack[-1]
+    if type(args) is not tuple:  # pylint: disable=unidiomatic-typecheck
+      raise CheckpointReadError('REDUCE without an argument tuple')
+    if id(func) in self._callable_ids:
+      self.stack[-1] = func(*args)
+    elif (func is _StateDict or func is _AttrDict) and not args:
+      self.stack[-1] = func()
+    else:
+      raise CheckpointReadError(f'refusing to call {_describe(func)}')
+  dispatch[_pickle_opcode('REDUCE')] = _gate_reduce
+
+  def _gate_newobj(self) -> None:
+    args = self.stack.pop()
+    cls = self.stack.pop()
+    self.append(_new_stub(cls, args))
+  dispatch[_pickle_opcode('NEWOBJ')] = _gate_newobj
+
+  def _gate_newobj_ex(self) -> None:
+    kwargs = self.stack.pop()
+    args = self.stack.pop()
+    cls = self.stack.pop()
+    if not (isinstance(kwargs, dict) and not kwargs):
+      raise CheckpointReadError('refusing keyword arguments to a constructor')
+    self.append(_new_stub(cls, args))
+  dispatch[_pickle_opcode('NEWOBJ_EX')] = _gate_newobj_ex
+
+  def _gate_build(self) -> None:
+    state = self.stack.pop()
+    inst = self.stack[-1]
+    if type(inst) is _SafeArray:  # pylint: disable=unidiomatic-typecheck
+      self._build_array(inst, state)
+    elif type(inst) is _DtypeSpec:  # pylint: disable=unidiomatic-typecheck
+      inst.apply_state(state)
+    elif isinstance(inst, _Stub) and not isinstance(inst, type) and (
+        not isinstance(inst, PersistentModule) or isinstance(inst,
+                                                             _ModuleStub)):
+      type(inst).__setstate__(inst, state)  # the class's own, checked
+    else:
+      raise CheckpointReadError(f'refusing to set the state of '
+                                f'{_describe(inst)}')
+  dispatch[_pickle_opcode('BUILD')] = _gate_build
+
+  def _refuse(self) -> None:
+    raise CheckpointReadError('refusing a pickle opcode checkpoints do not '
+                              'use (INST, OBJ, extension codes or buffers)')
+  for _name in ('INST', 'OBJ', 'EXT1', 'EXT2', 'EXT4', 'NEXT_BUFFER',
+                'READONLY_BUFFER'):
+    dispatch[_pickle_opcode(_name)] = _refuse
+
+  def _gate_setitem(self) -> None:
+    value = self.stack.pop()
+    key = self.stack.pop()
+    self._set_items(self.stack[-1], [key, value])
+  dispatch[_pickle_opcode('SETITEM')] = _gate_setitem
+
+  def _gate_setitems(self) -> None:
+    items = self.pop_mark()
+    self._set_items(self.stack[-1], items)
+  dispatch[_pickle_opcode('SETITEMS')] = _gate_setitems
+
+  def _gate_dict(self) -> None:
+    items = self.pop_mark()
+    target: dict[Any, Any] = {}
+    self._set_items(target, items)
+    self.append(target)
+  dispatch[_pickle_opcode('DICT')] = _gate_dict
+
+  @staticmethod
+  def _set_items(target: Any, items: list[Any]) -> None:
+    if not isinstance(target, dict):
+      raise CheckpointReadError(f'refusing to set items of '
+                                f'{_describe(target)}')
+    if len(items) % 2:
+      raise CheckpointReadError('odd number of dict items')
+    for i in range(0, len(items), 2):
+      _checked_key(items[i])
+      target[items[i]] = items[i + 1]
+
+  def _gate_additems(self) -> None:
+    items = self.pop_mark()
+    target = self.stack[-1]
+    if not isinstance(target, set):
+      raise CheckpointReadError(f'refusing to add items to '
+                                f'{_describe(target)}')
+    for item in items:
+      _checked_key(item)
+      target.add(item)
+  dispatch[_pickle_opcode('ADDITEMS')] = _gate_additems
+
+  def _gate_frozenset(self) -> None:
+    items = self.pop_mark()
+    for item in items:
+      _checked_key(item)
+    self.append(frozenset(items))
+  dispatch[_pickle_opcode('FROZENSET')] = _gate_frozenset
+
+  def _gate_append(self) -> None:
+    value = self.stack.pop()
+    target = self.stack[-1]
+    if not isinstance(target, list):
+      raise CheckpointReadError(f'refusing to append to {_describe(target)}')
+    target.append(value)
+  dispatch[_pickle_opcode('APPEND')] = _gate_append
+
+  def _gate_appends(self) -> None:
+    items = self.pop_mark()
+    target = self.stack[-1]
+    if not isinstance(target, list):
+      raise CheckpointReadError(f'refusing to append to {_describe(target)}')
+    target.extend(items)
+  dispatch[_pickle_opcode('APPENDS')] = _gate_appends
+
+  def _gate_bytearray8(self) -> None:
+    (size,) = struct.unpack('<Q', self.read(8))
+    self.append(bytearray(self.read(size)))  # read() checks size first
+  dispatch[_pickle_opcode('BYTEARRAY8')] = _gate_bytearray8
+
+  del _name
+
+  def load_checked(self) -> Any:
+    """`load`, then refuses data left in the pickle's last frame."""
+    result = self.load()
+    frame = getattr(getattr(self, '_unframer', None), 'current_frame', None)
+    if frame is not None and frame.read(1):
+      raise CheckpointReadError('data after the end of the pickle')
+    return result
+
+  # -- builders -------------------------------------------------------------
+
+  def _rebuild_tensor(self, storage: Any, offset: Any, size: Any, stride: Any,
+                      *unused: Any) -> np.ndarray:
+    """`torch._utils._rebuild_tensor_v2`: a checked view of the storage."""
+    del unused  # requires_grad, backward hooks, metadata
+    return tensor_view(storage, offset, size, stride)
+
+  def _rebuild_from_type(self, func: Any, new_type: Any, args: Any,
+                         state: Any) -> np.ndarray:
+    del new_type, state
+    rebuild = self._functions[('torch._utils', '_rebuild_tensor_v2')]
+    if func is not rebuild or type(args) is not tuple:  # pylint: disable=unidiomatic-typecheck
+      raise CheckpointReadError('unsupported tensor subclass in checkpoint')
+    return func(*args)
+
+  def _latin1_encode(self, obj: Any, encoding: Any = 'utf-8',
+                     errors: Any = 'strict') -> bytes:
+    """`_codecs.encode`, only as protocol-2 pickles use it: str -> latin-1.
+
+    Python 3 pickles `bytes` at protocol 2 as `_codecs.encode(text,
+    'latin1')` (numpy arrays inside `torch.save` files carry their data this
+    way).
+    """
+    if (not isinstance(obj, str) or encoding not in ('latin1', 'latin-1')
+        or errors != 'strict'):
+      raise CheckpointReadError('refusing _codecs.encode other than str -> '
+                                'latin-1 bytes')
+    self._budget.charge(len(obj), 'a byte string')
+    return obj.encode('latin-1')
+
+  def _reconstructor(self, cls: Any, base: Any, state: Any) -> Any:
+    if base is not object or state is not None:
+      raise CheckpointReadError(f'refusing to reconstruct {_describe(cls)}')
+    return _new_stub(cls, ())
+
+  def _load_embedded_storage(self, data: Any) -> np.ndarray:
+    """`torch.storage._load_from_bytes`: a legacy stream of one storage."""
+    data = _as_bytes(data, 'embedded storage')
+    result = _read_torch_legacy(_BoundedReader(io.BytesIO(data), len(data)),
+                                self._budget, self._stub_classes)
+    if not (isinstance(result, np.ndarray) and result.ndim == 1):
+      raise CheckpointReadError('an embedded storage is not a storage')
+    return result
+
+  def _np_scalar(self, spec: Any, data: Any = None) -> Any:
+    dtype = _spec_dtype(spec)
+    data = _as_bytes(data, 'numpy scalar')
+    if len(data) != dtype.itemsize:
+      raise CheckpointReadError(f'numpy scalar of {dtype} with {len(data)} '
+                                'bytes')
+    self._budget.charge(len(data), 'a numpy scalar')
+    return np.frombuffer(data, dtype, count=1)[0]
+
+  def _np_frombuffer(self, buf: Any, spec: Any, shape: Any,
+                     order: Any) -> np.ndarray:
+    dtype = _spec_dtype(spec)
+    data = _as_bytes(buf, 'numpy buffer')
+    shape = _checked_shape(shape, 'numpy array shape')
+    if not (_is_str(order, 'C') or _is_str(order, 'F')):
+      raise CheckpointReadError(f'numpy array order {quote(order)}')
+    if len(data) != math.prod(shape) * dtype.itemsize:
+      raise CheckpointReadError(f'numpy array of shape {shape} and {dtype} '
+                                f'with {len(data)} bytes')
+    self._budget.charge(len(data), 'a numpy array')
+    return np.frombuffer(data, dtype).reshape(shape, order=order).copy()
+
+  def _build_array(self, inst: _SafeArray, state: Any) -> None:
+    """ndarray.__setstate__ after checking the dtype and the byte count."""
+    if not isinstance(state, tuple) or len(state) not in (4, 5):
+      raise CheckpointReadError('unexpected numpy array state')
+    version = state[0] if len(state) == 5 else 0
+    shape, spec, fortran, raw = state[-4:]
+    dtype = _spec_dtype(spec)
+    shape = _checked_shape(shape, 'numpy array shape')
+    if not isinstance(fortran, bool) or type(version) is not int:  # pylint: disable=unidiomatic-typecheck
+      raise CheckpointReadError('unexpected numpy array state')
+    raw = _as_bytes(raw, 'numpy array data')
+    if len(raw) != math.prod(shape) * dtype.itemsize:
+      raise CheckpointReadError(f'numpy array of shape {shape} and {dtype} '
+                                f'with {len(raw)} bytes')
+    self._budget.charge(len(raw), 'a numpy array')
+    np.ndarray.__setstate__(inst, (1, shape, dtype, fortran, raw))
+
+
+def _describe(obj: Any) -> str:
+  if isinstance(obj, type):
+    return f'class {obj.__name__}'
+  return f'a {type(obj).__name__}'
+
+
+def _new_stub(cls: Any, args: Any) -> Any:
+  """NEWOBJ / copyreg: instantiate only a stand-in, without arguments."""
+  if not (isinstance(cls, type) and issubclass(cls, _Stub)
+          and cls is not PersistentModule) or type(args) is not tuple or args:  # pylint: disable=unidiomatic-typecheck
+    raise CheckpointReadError(f'refusing to instantiate {_describe(cls)}')
+  return cls()
+
+
+def _rebuild_parameter(data: Any, *unused: Any) -> np.ndarray:
+  del unused
+  if not isinstance(data, np.ndarray):
+    raise CheckpointReadError('a parameter without a tensor')
+  return data
+
+
+def _reconstruct_persistent(meta: Any) -> PersistentModule:
+  if not isinstance(meta, dict) or not _is_str(meta.get('type'), 'class'):
+    raise CheckpointReadError('unsupported NVIDIA persistent object')
+  name = meta.get('class_name')
+  if not isinstance(name, str):
+    raise CheckpointReadError('NVIDIA persistent object without a class name')
+  state = _str_keyed(_optional(meta, 'state', {}),
+                     f'NVIDIA persistent {quote(name)}')
+  return PersistentModule(name, state)
+
+
+def _np_reconstruct(cls: Any, shape: Any, dtype: Any) -> _SafeArray:
+  """`numpy.core.multiarray._reconstruct`: an empty array for BUILD."""
+  if (cls is not _SafeArray or type(shape) is not tuple  # pylint: disable=unidiomatic-typecheck
+      or shape != (0,) or not isinstance(dtype, (bytes, str))
+      or dtype not in (b'b', 'b')):
+    raise CheckpointReadError('unexpected numpy array construction')
+  return np.ndarray.__new__(_SafeArray, (0,), np.uint8)
+
+
+def _np_dtype(name: Any, align: Any = False, copy: Any = True) -> _DtypeSpec:
+  """`numpy.dtype(name, align, copy)` for plain numeric names only."""
+  del align, copy
+  if not isinstance(name, str) or name not in _NUMPY_DTYPES:
+    raise CheckpointReadError(f'refusing numpy dtype {quote(name)} (plain '
+                              'numbers only)')
+  return _DtypeSpec(np.dtype(name))
+
+
+def _spec_dtype(spec: Any) -> np.dtype:
+  if not isinstance(spec, _DtypeSpec):
+    raise CheckpointReadError(f'expected a numpy dtype, got {_describe(spec)}')
+  return spec.dtype
+
+
+def tensor_view(storage: Any, offset: Any, size: Any,
+                stride: Any) -> np.ndarray:
+  """A tensor as torch stores it: a strided view of a 1-D storage.
+
+  Every element the view can reach must lie inside the storage: offset and
+  strides are non-negative integers, and the view has no more elements than
+  its storage (so zero strides cannot inflate a tiny storage into a huge
+  tensor). The view is built by numpy from the storage's buffer, which
+  checks the extent again.
+
+  Args:
+    storage: the 1-D storage array.
+    offset: element offset of the first element.
+    size: the shape.
+    stride: element strides.
+
+  Returns:
+    The view (it shares the storage's memory).
+
+  Raises:
+    CheckpointReadError: any of the above does not hold.
+  """
+  if not (isinstance(storage, np.ndarray) and storage.ndim == 1):
+    raise CheckpointReadError('tensor without a storage')
+  offset = _checked_int(offset, 'tensor offset')
+  size = _checked_shape(size, 'tensor size')
+  if not isinstance(stride, (tuple, list)) or len(stride) != len(size):
+    raise CheckpointReadError(f'tensor stride {quote(stride)} does not match '
+                              f'its size {size}')
+  stride = tuple(_checked_int(s, 'tensor stride') for s in stride)
+  if offset < 0 or any(s < 0 for s in stride):
+    raise CheckpointReadError(f'tensor with negative offset or stride '
+                              f'(offset {offset}, stride {stride})')
+  numel = math.prod(size)
+  if numel == 0:
+    return np.zeros(size, storage.dtype)
+  if numel > storage.size:
+    raise CheckpointReadError(
+        f'tensor of size {size} has more elements than its storage '
+        f'({storage.size})')
+  last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+  if last >= storage.size:
+    raise CheckpointReadError(
+        f'tensor (offset {offset}, size {size}, stride {stride}) reaches '
+        f'past its storage of {storage.size} elements (truncated?)')
+  item = storage.dtype.itemsize
+  return np.ndarray(size, storage.dtype, buffer=storage.view(np.uint8),
+                    offset=offset * item,
+                    strides=tuple(s * item if n > 1 else 0  # size-1 dims
+                                  for n, s in zip(size, stride)))
+
+
+# --------------------------------------------------------------------------
+# File kinds
+# --------------------------------------------------------------------------
+
 
 def _storage_pid(pid: Any) -> tuple[_StorageType, str, int]:
-  if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == 'storage'
-          and isinstance(pid[1], _StorageType)):
-    raise CheckpointReadError(f'unsupported persistent id {pid!r:.80}')
-  return pid[1], str(pid[2]), int(pid[4])
+  if not (isinstance(pid, tuple) and len(pid) in (5, 6)
+          and _is_str(pid[0], 'storage') and isinstance(pid[1], _StorageType)
+          and isinstance(pid[2], str)):
+    raise CheckpointReadError(f'unsupported persistent id {quote(pid)}')
+  numel = _checked_int(pid[4], 'storage element count')
+  if numel < 0:
+    raise CheckpointReadError(f'negative storage element count {numel}')
+  return pid[1], pid[2], numel
 
 
-def _read_torch_zip(path: str) -> Any:
-  with zipfile.ZipFile(path) as zf:
-    names = zf.namelist()
-    pkls = [n for n in names if n.endswith('data.pkl')]
-    if len(pkls) != 1:
-      raise CheckpointReadError('zip archive is not a torch checkpoint')
-    prefix = pkls[0][:-len('data.pkl')]
-    byteorder = 'little'
-    if prefix + 'byteorder' in names:
-      byteorder = zf.read(prefix + 'byteorder').decode().strip()
-    cache: dict[str, np.ndarray] = {}
+def _read_torch_zip(zf: zipfile.ZipFile, budget: _Budget) -> Any:
+  infos = {info.filename: info for info in zf.infolist()}
+  pkls = [n for n in infos if n.endswith('data.pkl')]
+  if len(pkls) != 1:
+    raise CheckpointReadError('zip archive is not a torch checkpoint')
+  prefix = pkls[0][:-len('data.pkl')]
+  byteorder = 'little'
+  if prefix + 'byteorder' in infos:
+    with zf.open(infos[prefix + 'byteorder']) as f:
+      raw = f.read(16)
+    byteorder = raw.decode('ascii', 'replace').strip()
+    if byteorder not in ('little', 'big'):
+      raise CheckpointReadError(f'unknown byte order {quote(raw)}')
+  cache: dict[str, np.ndarray] = {}
 
-    def load_storage(pid):
-      stype, key, numel = _storage_pid(pid)
-      if key not in cache:
-        raw = zf.read(f'{prefix}data/{key}')
-        dtype = stype.dtype.newbyteorder('<' if byteorder == 'little' else '>')
-        if len(raw) < numel * dtype.itemsize:
-          raise CheckpointReadError(f'storage {key} is truncated')
-        cache[key] = np.frombuffer(raw, dtype, count=numel).astype(
-            stype.dtype)  # a writable, native-order copy
-      return cache[key]
+  def load_storage(pid):
+    stype, key, numel = _storage_pid(pid)
+    if key not in cache:
+      name = f'{prefix}data/{key}'
+      if name not in infos:
+        raise CheckpointReadError(f'storage {quote(key)} is missing')
+      nbytes = numel * stype.dtype.itemsize
+      if infos[name].file_size < nbytes:
+        raise CheckpointReadError(f'storage {quote(key)} is truncated')
+      budget.charge(nbytes, f'storage {quote(key)}')
+      order = '<' if byteorder == 'little' else '>'
+      storage = np.empty(numel, stype.dtype.newbyteorder(order))
+      with zf.open(infos[name]) as f:
+        _BoundedReader(f, nbytes).readinto(storage)
+      cache[key] = storage.astype(stype.dtype, copy=False)  # native order
+    return cache[key]
 
-    with zf.open(pkls[0]) as f:
-      return _RestrictedUnpickler(io.BytesIO(f.read()), load_storage).load()
+  info = infos[pkls[0]]
+  budget.charge(info.file_size, 'data.pkl')
+  with zf.open(info) as f:
+    reader = _BoundedReader(f, info.file_size)
+    result = _RestrictedUnpickler(reader, budget, load_storage).load_checked()
+    if reader.left:
+      raise CheckpointReadError('data after the end of the pickle')
+  return result
 
 
-def _read_torch_legacy(f: io.BufferedIOBase) -> Any:
-  """Reads a legacy torch stream positioned at its start."""
-  magic = _RestrictedUnpickler(f).load()
-  if magic != _TORCH_LEGACY_MAGIC:
-    raise CheckpointReadError('not a torch legacy stream')
-  protocol = _RestrictedUnpickler(f).load()
-  if protocol != 1001:
-    raise CheckpointReadError(f'unsupported torch legacy protocol {protocol}')
-  sys_info = _RestrictedUnpickler(f).load()
-  if not isinstance(sys_info, dict) or not sys_info.get('little_endian', True):
-    raise CheckpointReadError('big-endian torch files are not supported')
+def _read_torch_legacy(f: _BoundedReader, budget: _Budget,
+                       stubs: dict[str, type] | None = None,
+                       magic_read: bool = False) -> Any:
+  """Reads a legacy torch stream, positioned at its start (or after magic)."""
+  stubs = {} if stubs is None else stubs
+
+  def header() -> Any:
+    return _RestrictedUnpickler(f, budget, stubs=stubs).load_checked()
+
+  if not magic_read:
+    magic = header()
+    if not (type(magic) is int and magic == _TORCH_LEGACY_MAGIC):  # pylint: disable=unidiomatic-typecheck
+      raise CheckpointReadError('not a torch legacy stream')
+  protocol = header()
+  if not (type(protocol) is int and protocol == _TORCH_LEGACY_PROTOCOL):  # pylint: disable=unidiomatic-typecheck
+    raise CheckpointReadError(f'unsupported torch legacy protocol '
+                              f'{quote(protocol)}')
+  sys_info = header()
+  if not isinstance(sys_info, dict) or sys_info.get('little_endian') is not (
+      True):
+    raise CheckpointReadError('unknown or big-endian byte order in a torch '
+                              'legacy stream')
   # As torch does: storages are allocated when the pickle names them, tensors
   # are views into them, and the bytes (which follow the pickle) fill them.
   storages: dict[str, np.ndarray] = {}
+  declared = [0]  # bytes the storages named so far take in the stream
 
   def load_storage(pid):
     stype, key, numel = _storage_pid(pid)
     if key not in storages:
+      nbytes = numel * stype.dtype.itemsize
+      declared[0] += nbytes + 8
+      if declared[0] > f.left:
+        raise CheckpointReadError(
+            f'storage {quote(key)} declares {nbytes} bytes: the storages '
+            f'would need more than the {f.left} bytes left in the file')
+      budget.charge(nbytes, f'storage {quote(key)}')
       storages[key] = np.zeros(numel, stype.dtype)
+    storage = storages[key]
+    if storage.dtype != stype.dtype:
+      raise CheckpointReadError(f'storage {quote(key)} is named with two '
+                                'dtypes')
     view = pid[5] if len(pid) > 5 else None
-    if view is not None:
-      _, offset, size = view
-      return storages[key][int(offset):int(offset) + int(size)]
-    return storages[key]
+    if view is None:
+      return storage
+    if not (isinstance(view, tuple) and len(view) == 3):
+      raise CheckpointReadError(f'unsupported storage view {quote(view)}')
+    offset = _checked_int(view[1], 'storage view offset')
+    size = _checked_int(view[2], 'storage view size')
+    if offset < 0 or size < 0 or offset + size > storage.size:
+      raise CheckpointReadError(f'storage view {quote(view)} reaches past '
+                                'its storage')
+    return storage[offset:offset + size]
 
-  result = _RestrictedUnpickler(f, load_storage).load()
-  keys = _RestrictedUnpickler(f).load()
+  result = _RestrictedUnpickler(f, budget, load_storage, stubs).load_checked()
+  keys = header()
+  if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+    raise CheckpointReadError('torch legacy stream: bad storage key list')
+  if len(set(keys)) != len(keys) or set(keys) != set(storages):
+    missing = sorted(set(storages) - set(keys))
+    raise CheckpointReadError(
+        'torch legacy stream: the storage key list does not name every '
+        f'storage exactly once (missing {quote(missing)})')
   for key in keys:
-    storage = storages.get(key)
-    header = f.read(8)
-    if storage is None or len(header) != 8:
-      raise CheckpointReadError('torch legacy stream is truncated or corrupt')
-    (count,) = struct.unpack('<q', header)
-    raw = f.read(count * storage.dtype.itemsize)
-    if count != storage.size or len(raw) != storage.nbytes:
-      raise CheckpointReadError('torch legacy stream is truncated')
-    storage[:] = np.frombuffer(raw, storage.dtype)
+    storage = storages[key]
+    (count,) = struct.unpack('<q', f.read(8))
+    if count != storage.size:
+      raise CheckpointReadError(f'storage {quote(key)} holds {count} '
+                                f'elements, the pickle says {storage.size}')
+    f.readinto(storage)
+  if f.left:
+    raise CheckpointReadError(f'{f.left} bytes of unexpected data after the '
+                              'last storage')
   return result
 
 
-def _load_embedded_storage(data: bytes) -> np.ndarray:
-  """`torch.storage._load_from_bytes`: a legacy stream holding one storage."""
-  return _read_torch_legacy(io.BytesIO(data))
-
-
-def read_checkpoint_file(path: str | os.PathLike[str]) -> Any:
+def read_checkpoint_file(path: str | os.PathLike[str], *,
+                         max_bytes: int | None = None) -> Any:
   """Reads a `.pt` or `.pkl` checkpoint into containers and numpy arrays.
 
   Args:
-    path: the file.
+    path: the file (a regular file).
+    max_bytes: how many bytes reading may allocate (default:
+      `default_byte_limit` of the file size).
 
   Returns:
     The unpickled object: dicts, lists, numpy arrays, `PersistentModule` (for
     NVIDIA pickles) and `TFNetwork` (for TF pickles).
 
   Raises:
-    CheckpointReadError: unreadable, truncated, corrupt or unsafe file.
+    CheckpointReadError: unreadable, truncated, corrupt, unsafe or too large
+      for the budget.
   """
   path = os.fspath(path)
   try:
-    with open(path, 'rb') as f:
-      head = f.read(4)
-    if head == b'PK\x03\x04':  # a zip archive: torch >= 1.6 format
-      if not zipfile.is_zipfile(path):
-        raise CheckpointReadError(f'cannot read {path}: truncated or corrupt '
-                                  'zip archive (no central directory)')
-      return _read_torch_zip(path)
-    with open(path, 'rb') as f:
+    info = os.stat(path)
+  except OSError as e:
+    raise CheckpointReadError(f'cannot read {quote(path)}: {e.strerror}'
+                              ) from None
+  if not stat.S_ISREG(info.st_mode):
+    raise CheckpointReadError(f'{quote(path)} is not a regular file')
+  size = info.st_size
+  budget = _Budget(default_byte_limit(size) if max_bytes is None
+                   else max_bytes)
+  try:
+    with open(path, 'rb') as raw:
+      head = raw.read(4)
+      if head == b'PK\x03\x04':  # a zip archive: torch >= 1.6 format
+        try:
+          zf = zipfile.ZipFile(raw)
+        except zipfile.BadZipFile:
+          raise CheckpointReadError('truncated or corrupt zip archive (no '
+                                    'central directory)') from None
+        with zf:
+          return _read_torch_zip(zf, budget)
       if not head or head[0] != 0x80:
         raise CheckpointReadError('not a pickle or torch checkpoint')
-      f.seek(0)
-      first = _RestrictedUnpickler(f, encoding='latin1').load()
-      f.seek(0)
-      if first == _TORCH_LEGACY_MAGIC:
-        return _read_torch_legacy(f)
+      raw.seek(0)
+      f = _BoundedReader(raw, size)
+      stubs: dict[str, type] = {}
+      first = _RestrictedUnpickler(f, budget, stubs=stubs).load_checked()
+      if type(first) is int and first == _TORCH_LEGACY_MAGIC:  # pylint: disable=unidiomatic-typecheck
+        return _read_torch_legacy(f, budget, stubs, magic_read=True)
       # A plain pickle: NVIDIA (torch storages embedded) or TF (numpy).
-      return _RestrictedUnpickler(f, encoding='latin1').load()
-  except CheckpointReadError:
-    raise
+      if f.left:
+        raise CheckpointReadError(f'{f.left} bytes of unexpected data after '
+                                  'the end of the pickle')
+      return first
+  except CheckpointReadError as e:
+    raise CheckpointReadError(f'cannot read {quote(path)}: {e}') from None
+  except MemoryError:
+    raise CheckpointReadError(f'cannot read {quote(path)}: out of memory'
+                              ) from None
+  except RecursionError:
+    raise CheckpointReadError(f'cannot read {quote(path)}: nested too deeply'
+                              ) from None
   except Exception as e:  # pylint: disable=broad-except
     # Whatever a damaged byte stream makes the unpickler raise.
     raise CheckpointReadError(
-        f'cannot read {path}: truncated or corrupt file '
-        f'({type(e).__name__}: {e})') from None
+        f'cannot read {quote(path)}: truncated or corrupt file '
+        f'({type(e).__name__}: {quote(str(e), 160)})') from None

@@ -8,8 +8,9 @@ The library behind `python -m stylegan_seg_jax.label` (docs/cli.md):
   `latent.npz` (w, psi, seed, z, class names, image), `palette.png` and
   `palette.json` ({name: [r, g, b]}, class id = position, the
   `pictures.palette` colours).
-* `import_mask` reads a painted mask of the same size, either an index image
-  (PNG mode 'L' or 'P': each pixel value, or palette index, is the class id)
+* `import_mask` reads a painted PNG mask of the same size (a regular file;
+  its header is checked before anything is decoded), either an index image
+  (mode 'L' or 'P': each pixel value, or palette index, is the class id)
   or a colour image in the palette's colours (mode 'RGB' or 'RGBA'; alpha
   ignored), and writes a `labelled_set.OneShotExample` file. A colour mask is
   read through a palette JSON whose names must be classes of the export; they
@@ -37,8 +38,10 @@ import os
 import pathlib
 import re
 import shutil
+import stat
 import sys
 from typing import Any
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -225,6 +228,31 @@ _INDEX_MODES = ('L', 'P', '1', 'I', 'I;16', 'LA', 'PA')
 _COLOUR_MODES = ('RGB', 'RGBA')
 
 
+def _open_png(path: pathlib.Path) -> Image.Image:
+  """Opens a PNG mask lazily (header only); refuses anything else.
+
+  A FIFO or device would block or never end, other formats can start
+  external programs (EPS) or hide huge sizes: only regular PNG files are
+  read, and Pillow's pixel-count guard stops absurd headers.
+  """
+  try:
+    info = os.stat(path)
+  except OSError as e:
+    raise ValueError(f'{path}: cannot read the mask ({e.strerror})') from None
+  if not stat.S_ISREG(info.st_mode):
+    raise ValueError(f'{path}: the mask is not a regular file')
+  try:
+    with warnings.catch_warnings():
+      warnings.simplefilter('error', Image.DecompressionBombWarning)
+      return Image.open(path, formats=['PNG'])
+  except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    raise ValueError(f'{path}: the PNG header claims an image too large to '
+                     'be a mask') from None
+  except Image.UnidentifiedImageError:
+    raise ValueError(f'{path}: not a PNG image (masks are PNG files)'
+                     ) from None
+
+
 def read_mask(path: str | os.PathLike[str], class_names: Sequence[str],
               resolution: int,
               palette: tuple[np.ndarray, np.ndarray] | None = None
@@ -245,8 +273,7 @@ def read_mask(path: str | os.PathLike[str], class_names: Sequence[str],
       a class index out of range.
   """
   path = pathlib.Path(path)
-  with Image.open(path) as img:
-    img.load()
+  with _open_png(path) as img:
     mode, size = img.mode, img.size
     if size != (resolution, resolution):
       raise ValueError(f'{path}: mask is {size[0]}x{size[1]}, the image is '
@@ -255,6 +282,7 @@ def read_mask(path: str | os.PathLike[str], class_names: Sequence[str],
       raise ValueError(f'{path}: unsupported image mode {mode!r}; paint an '
                        'index image (mode L or P) or a colour image (RGB or '
                        'RGBA)')
+    img.load()
     pixels = np.asarray(img)
   num = len(class_names)
   if mode in _COLOUR_MODES:
@@ -317,7 +345,7 @@ def import_mask(export_dir: str | os.PathLike[str],
   palette_path = pathlib.Path(palette) if palette else (
       export_dir / 'palette.json')
   pal = None
-  with Image.open(mask) as img:
+  with _open_png(pathlib.Path(mask)) as img:
     if img.mode in _COLOUR_MODES:
       pal = _read_palette(palette_path, names)
   ids = read_mask(mask, names, arrays['image'].shape[0], pal)

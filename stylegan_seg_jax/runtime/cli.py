@@ -32,6 +32,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from stylegan_seg_jax.runtime.messages import one_line
+
 __all__ = ['UserError', 'UsageError', 'one_line', 'config_flag',
            'workdir_flag', 'out_flag', 'num_samples_flag', 'seed_flag',
            'batch_size_flag', 'overwrite_flag', 'deprecated_flag',
@@ -40,7 +42,6 @@ __all__ = ['UserError', 'UsageError', 'one_line', 'config_flag',
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 CHECK_ARGS_ENV = 'STYLEGAN_SEG_JAX_CHECK_ARGS'
-MAX_MESSAGE = 600  # characters of an error line
 
 
 class UserError(Exception):
@@ -49,14 +50,6 @@ class UserError(Exception):
 
 class UsageError(Exception):
   """The command line itself is wrong (missing or misplaced arguments)."""
-
-
-def one_line(error: BaseException | str, limit: int = MAX_MESSAGE) -> str:
-  """The message on one line (whitespace collapsed), cut to `limit` chars."""
-  text = error if isinstance(error, str) else (
-      str(error) or type(error).__name__)
-  text = ' '.join(text.split())
-  return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
 def warn(name: str, message: str) -> None:

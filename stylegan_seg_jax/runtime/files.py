@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import contextlib
+import errno
 import hashlib
 import os
 import pathlib
@@ -20,8 +21,8 @@ import uuid
 
 import numpy as np
 
-__all__ = ['atomic_file', 'atomic_directory', 'scratch_name', 'sha256_file',
-           'tree_sha256']
+__all__ = ['atomic_file', 'atomic_directory', 'check_output_directory',
+           'scratch_name', 'sha256_file', 'tree_sha256']
 
 
 def scratch_name(path: pathlib.Path) -> pathlib.Path:
@@ -33,6 +34,11 @@ def scratch_name(path: pathlib.Path) -> pathlib.Path:
 def atomic_file(path: str | os.PathLike[str], *,
                 overwrite: bool = True) -> Iterator[pathlib.Path]:
   """Yields a scratch file path that replaces `path` if the block succeeds.
+
+  Without `overwrite` the final step is a hard link, which fails if `path`
+  exists by then: a file that appears while the block runs is never
+  replaced (on file systems without hard links, the check is repeated just
+  before the rename instead).
 
   Args:
     path: the final file; its parent directory is created if needed.
@@ -48,17 +54,65 @@ def atomic_file(path: str | os.PathLike[str], *,
   path = pathlib.Path(path)
   if path.is_dir():
     raise IsADirectoryError(f'{path} is a directory')
-  if path.exists() and not overwrite:
+  if os.path.lexists(path) and not overwrite:
     raise FileExistsError(f'{path} already exists (pass --overwrite to '
                           'replace)')
   path.parent.mkdir(parents=True, exist_ok=True)
   tmp = scratch_name(path)
   try:
     yield tmp
-    os.replace(tmp, path)
+    if overwrite:
+      os.replace(tmp, path)
+    else:
+      _link_no_replace(tmp, path)
   finally:
-    if tmp.exists():
+    if os.path.lexists(tmp):
       tmp.unlink()
+
+
+def _link_no_replace(tmp: pathlib.Path, path: pathlib.Path) -> None:
+  try:
+    os.link(tmp, path)
+  except FileExistsError:
+    raise FileExistsError(f'{path} appeared while it was being written; it '
+                          'was not replaced (pass --overwrite to replace)'
+                          ) from None
+  except OSError as e:
+    if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV,
+                       errno.EMLINK):
+      raise
+    if os.path.lexists(path):
+      raise FileExistsError(f'{path} appeared while it was being written; '
+                            'it was not replaced') from None
+    os.replace(tmp, path)
+
+
+def check_output_directory(path: str | os.PathLike[str], *,
+                           overwrite: bool) -> pathlib.Path:
+  """Checks that `path` may become an output directory; returns it absolute.
+
+  Args:
+    path: the directory to write.
+    overwrite: whether an existing non-empty directory may be replaced.
+
+  Returns:
+    The absolute path.
+
+  Raises:
+    FileExistsError: `path` is a symbolic link (replacing it would replace
+      the link, not what it points to), exists and is not a directory, or
+      is a non-empty directory and `overwrite` is False.
+  """
+  path = pathlib.Path(path).absolute()
+  if path.is_symlink():
+    raise FileExistsError(f'{path} is a symbolic link; give the directory it '
+                          'points to, or another path')
+  if path.exists() and not path.is_dir():
+    raise FileExistsError(f'{path} exists and is not a directory')
+  if path.is_dir() and any(path.iterdir()) and not overwrite:
+    raise FileExistsError(
+        f'{path} already exists and is not empty (pass --overwrite to replace)')
+  return path
 
 
 @contextlib.contextmanager
@@ -67,36 +121,69 @@ def atomic_directory(
 ) -> Iterator[pathlib.Path]:
   """Yields a scratch directory that becomes `path` only if the block succeeds.
 
+  The final step cannot destroy what it did not check: without `overwrite`
+  it is a plain rename, which the operating system refuses when `path` has
+  become a non-empty directory, a file or a link meanwhile; with
+  `overwrite`, `path` is checked again, moved aside, replaced, and only then
+  deleted (moved back if the replacement fails). The scratch directory is
+  removed on every failure.
+
   Args:
-    path: final directory.
+    path: final directory (`check_output_directory` rules).
     overwrite: replace an existing non-empty `path`; otherwise refuse.
 
   Yields:
     The (empty) scratch directory to fill.
 
   Raises:
-    FileExistsError: `path` exists, is not empty and `overwrite` is False,
-      or exists and is not a directory.
+    FileExistsError: see `check_output_directory`; also when `path` changes
+      that way while the block runs.
   """
-  path = pathlib.Path(path).absolute()
-  if path.exists() and not path.is_dir():
-    raise FileExistsError(f'{path} exists and is not a directory')
-  if path.is_dir() and any(path.iterdir()) and not overwrite:
-    raise FileExistsError(
-        f'{path} already exists and is not empty (pass --overwrite to replace)')
+  path = check_output_directory(path, overwrite=overwrite)
   path.parent.mkdir(parents=True, exist_ok=True)
   scratch = scratch_name(path)
   scratch.mkdir()
   try:
     yield scratch
-  except BaseException:
-    shutil.rmtree(scratch, ignore_errors=True)
-    raise
+    _commit_directory(scratch, path, overwrite)
+  finally:
+    if os.path.lexists(scratch):
+      shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _commit_directory(scratch: pathlib.Path, path: pathlib.Path,
+                      overwrite: bool) -> None:
+  appeared = (f'{path} appeared or changed while it was being written; it '
+              'was not replaced')
+  if not overwrite:
+    try:
+      os.rename(scratch, path)  # replaces an empty directory, nothing else
+    except OSError as e:
+      if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR,
+                     errno.EISDIR):
+        raise FileExistsError(appeared + ' (pass --overwrite to replace)'
+                              ) from None
+      raise
+    return
   old = None
-  if path.exists():
+  if os.path.lexists(path):
+    if path.is_symlink() or not path.is_dir():
+      raise FileExistsError(appeared)
     old = path.parent / f'.{path.name}.old-{uuid.uuid4().hex[:8]}'
-    path.rename(old)
-  scratch.rename(path)
+    os.rename(path, old)
+  try:
+    os.rename(scratch, path)
+  except OSError as e:
+    if old is not None:
+      try:
+        os.rename(old, path)
+      except OSError:
+        raise FileExistsError(f'{appeared}; the previous contents are in '
+                              f'{old}') from None
+    if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR,
+                   errno.EISDIR):
+      raise FileExistsError(appeared) from None
+    raise
   if old is not None:
     shutil.rmtree(old, ignore_errors=True)
 
