@@ -17,6 +17,8 @@ import os
 import pathlib
 from typing import Any
 
+import numpy as np
+
 from stylegan_seg_jax.convert import readers
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime.messages import quote
@@ -65,7 +67,8 @@ def convert_file(
   try:
     obj = readers.read_checkpoint_file(src)
     from stylegan_seg_jax.convert import formats  # pylint: disable=g-import-not-at-top
-    conv = formats.convert_object(obj, fmt)
+    with np.errstate(all='ignore'):  # bad values are refused, not warned
+      conv = formats.convert_object(obj, fmt)
   except ValueError:
     raise  # CheckpointReadError, ConversionError: already one clear line
   except Exception as e:  # pylint: disable=broad-except

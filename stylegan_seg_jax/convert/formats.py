@@ -123,7 +123,8 @@ class _Tensors:
                             'their storages hold (views reused as many '
                             'tensors): a corrupt or hostile file')
     self._used.add(name)
-    return np.asarray(value, dtype=np.float32)
+    with np.errstate(over='ignore', invalid='ignore'):  # _finish: non-finite
+      return np.asarray(value, dtype=np.float32)
 
   def shape(self, name: str) -> tuple[int, ...]:
     if name not in self._tensors:
@@ -325,7 +326,7 @@ def _from_nvidia(obj: dict[str, Any]) -> Converted:
     raise ConversionError('NVIDIA pickle: G_ema has no mapping/synthesis')
   synthesis_modules = _field(synthesis, '_modules', dict, {})
   blocks = {int(k[1:]): v for k, v in synthesis_modules.items()
-            if isinstance(k, str) and re.fullmatch(r'b\d{1,5}', k)}
+            if isinstance(k, str) and re.fullmatch(r'b[1-9]\d{0,4}', k)}
   if not blocks or min(blocks) != 4:
     raise ConversionError('NVIDIA pickle: no synthesis blocks b4 ... bR')
   for res, block in blocks.items():
@@ -395,6 +396,13 @@ def _from_nvidia(obj: dict[str, Any]) -> Converted:
                f'{src}.affine.bias')
       tree.put(f'params/{dst}/bias', t.get(f'{src}.bias'), f'{src}.bias')
       mod = submodule(res, layer)
+      if mod is not None:  # the config holds one clamp and activation
+        if _field(mod, 'activation', str, 'lrelu') != activation or _number(
+            mod.state.get('conv_clamp'), f'{src} conv_clamp',
+            allow_none=True) != clamp:
+          raise ConversionError(f'{src} has another activation or conv_clamp '
+                                'than b4.conv1; only uniform ones are '
+                                'supported')
       if mod is None or _field(mod, 'use_noise', bool, True):
         tree.put(f'params/{dst}/noise_strength',
                  t.get(f'{src}.noise_strength').reshape(()),
@@ -551,9 +559,32 @@ def _reject_unused(t: _Tensors) -> None:
                           f'[{", ".join(quote(e) for e in extra[:5])}]{more}')
 
 
+_MAX_WIDTH = 8192  # z, w, mapping and conv widths (StyleGAN2 uses <= 1024)
+_MAX_RESOLUTION = 8192
+
+
+def _check_architecture(config: stylegan2.GeneratorConfig,
+                        fmt: SourceFormat) -> None:
+  """Refuses degenerate or absurd sizes before anything is built from them."""
+  widths = {'z_dim': config.z_dim, 'w_dim': config.w_dim,
+            'mapping width': config.mapping_features or config.w_dim,
+            **{f'{res}x{res} channels': c for res, c in config.channels}}
+  for what, value in widths.items():
+    if not 1 <= value <= _MAX_WIDTH:
+      raise ConversionError(f'{fmt} checkpoint: {what} is {value}; expected '
+                            f'1 to {_MAX_WIDTH}')
+  if not 1 <= config.mapping_layers <= 64 or not (
+      1 <= config.img_channels <= 16) or config.resolution > _MAX_RESOLUTION:
+    raise ConversionError(f'{fmt} checkpoint: implausible architecture '
+                          f'(mapping layers {config.mapping_layers}, image '
+                          f'channels {config.img_channels}, resolution '
+                          f'{config.resolution})')
+
+
 def _finish(tree: _Tree, config: stylegan2.GeneratorConfig,
             w_avg_source: str | None, fmt: SourceFormat) -> Converted:
-  """Checks every leaf against the architecture's shapes."""
+  """Checks the architecture and every leaf against its shapes."""
+  _check_architecture(config, fmt)
   if w_avg_source is None:
     tree.put('buffers/mapping/w_avg', np.zeros((config.w_dim,)), '(estimated)')
   abstract = stylegan2.abstract_variables(config)

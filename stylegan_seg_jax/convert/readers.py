@@ -66,6 +66,8 @@ __all__ = [
 MIB = 1 << 20
 MAX_NODES = 1_000_000  # modules / networks a walk may visit
 _MAX_NDIM = 16
+_MAX_DIM = 1 << 40  # a tensor dimension
+_OPCODE_COST = 64  # bytes charged per pickle opcode (an object it may create)
 _MAX_LINE = 1 << 16  # a text opcode's line (GLOBAL names, text ints)
 _MAX_STUB_CLASSES = 4096
 
@@ -271,6 +273,9 @@ class PersistentModule(_Stub):
         tensors = _str_keyed(_optional(state, group, {}),
                              f'module {quote(path)} {group}')
         for name, value in tensors.items():
+          if not name or '.' in name:
+            raise CheckpointReadError(f'tensor name {quote(name)} under '
+                                      f'{quote(path)} is not a torch name')
           if value is None or name in skip:
             continue
           if not isinstance(value, np.ndarray):
@@ -305,6 +310,9 @@ def _module_children(path: str, module: Any
   for name, child in children.items():
     if child is None:
       continue
+    if not name or '.' in name:  # torch forbids them: names would collide
+      raise CheckpointReadError(f'module name {quote(name)} under '
+                                f'{quote(path)} is not a torch module name')
     if not isinstance(child, PersistentModule):
       raise CheckpointReadError(f'module {quote(path + name)} is not a '
                                 f'module (a {type(child).__name__})')
@@ -442,8 +450,10 @@ def _is_int(value: Any, *allowed: int) -> bool:
 
 
 def _checked_int(value: Any, what: str) -> int:
-  if type(value) is not int:  # pylint: disable=unidiomatic-typecheck
-    raise CheckpointReadError(f'{what} is not an integer: {quote(value)}')
+  """An int64 like torch's sizes (huge integers would make arithmetic slow)."""
+  if type(value) is not int or value.bit_length() > 63:  # pylint: disable=unidiomatic-typecheck
+    raise CheckpointReadError(f'{what} is not a 64-bit integer: '
+                              f'{quote(value)}')
   return value
 
 
@@ -453,18 +463,23 @@ def _checked_shape(value: Any, what: str) -> tuple[int, ...]:
   shape = tuple(_checked_int(v, what) for v in value)
   if any(s < 0 for s in shape):
     raise CheckpointReadError(f'{what} is negative: {quote(shape)}')
+  if any(s >= _MAX_DIM for s in shape):
+    raise CheckpointReadError(f'{what} has a dimension of 2**40 or more')
   return shape
 
 
 def _checked_key(key: Any) -> None:
-  """Dict keys and set items: flat scalars, so hashing cannot recurse."""
-  scalars = (str, bytes, int, float, bool, type(None))
-  if isinstance(key, scalars) or (
-      type(key) is tuple and len(key) <= _MAX_NDIM  # pylint: disable=unidiomatic-typecheck
-      and all(isinstance(k, scalars) for k in key)):
+  """Dict keys and set items: strings, bytes, small ints, bool or None.
+
+  String hashes are randomised; small ints and the rest cannot be made to
+  collide en masse (which would make building a dict quadratic), and no key
+  is a container (hashing nested tuples recurses in C).
+  """
+  if isinstance(key, (str, bytes, bool, type(None))) or (
+      type(key) is int and key.bit_length() <= 31):  # pylint: disable=unidiomatic-typecheck
     return
   raise CheckpointReadError(f'refusing a dict key or set item of type '
-                            f'{type(key).__name__}')
+                            f'{type(key).__name__} (or a large integer)')
 
 
 def _as_bytes(data: Any, what: str) -> bytes:
@@ -485,6 +500,20 @@ def _pickle_opcode(name: str) -> int:
 # --------------------------------------------------------------------------
 
 
+def _counted(load: Callable[[Any], None]) -> Callable[[Any], None]:
+  """An opcode handler that charges the budget for every 1024 opcodes.
+
+  One opcode byte can create an object of a hundred bytes or more (or, for
+  `POP`-style padding, just cost time); charging each opcode bounds both.
+  """
+  def counted(self: Any) -> None:
+    self.opcodes += 1
+    if not self.opcodes % 1024:
+      self.budget.charge(1024 * _OPCODE_COST, "the pickle's opcodes")
+    load(self)
+  return counted
+
+
 class _RestrictedUnpickler(pickle._Unpickler):  # pylint: disable=protected-access
   """Pure-Python unpickler whose globals, calls and BUILDs are gated."""
 
@@ -492,10 +521,11 @@ class _RestrictedUnpickler(pickle._Unpickler):  # pylint: disable=protected-acce
 
   def __init__(self, reader: _BoundedReader, budget: _Budget,
                storage_loader: Callable[[Any], Any] | None = None,
-               stubs: dict[str, type] | None = None):
+               stubs: dict[str, type] | None = None, embedded: bool = False):
     super().__init__(reader, encoding='latin1')
     self._reader = reader
-    self._budget = budget
+    self.budget = self._budget = budget
+    self.opcodes = 0
     self._storage_loader = storage_loader
     self._stub_classes = {} if stubs is None else stubs
     self._functions = {
@@ -516,7 +546,11 @@ class _RestrictedUnpickler(pickle._Unpickler):  # pylint: disable=protected-acce
         ('numpy.core.numeric', '_frombuffer'): self._np_frombuffer,
         ('numpy._core.numeric', '_frombuffer'): self._np_frombuffer,
         ('numpy', 'dtype'): _np_dtype,
+        ('builtins', 'set'): _checked_set,  # sets at pickle protocol < 4
+        ('builtins', 'frozenset'): _checked_frozenset,
     }
+    if embedded:  # a storage inside a storage is never legitimate
+      del self._functions[('torch.storage', '_load_from_bytes')]
     self._callable_ids = {id(f) for f in self._functions.values()}
     self._classes = {
         ('collections', 'OrderedDict'): _StateDict,
@@ -675,6 +709,7 @@ class _RestrictedUnpickler(pickle._Unpickler):  # pylint: disable=protected-acce
   dispatch[_pickle_opcode('BYTEARRAY8')] = _gate_bytearray8
 
   del _name
+  dispatch = {code: _counted(load) for code, load in dispatch.items()}
 
   def load_checked(self) -> Any:
     """`load`, then refuses data left in the pickle's last frame."""
@@ -723,8 +758,10 @@ class _RestrictedUnpickler(pickle._Unpickler):  # pylint: disable=protected-acce
   def _load_embedded_storage(self, data: Any) -> np.ndarray:
     """`torch.storage._load_from_bytes`: a legacy stream of one storage."""
     data = _as_bytes(data, 'embedded storage')
+    self._budget.charge(len(data), 'an embedded storage')
     result = _read_torch_legacy(_BoundedReader(io.BytesIO(data), len(data)),
-                                self._budget, self._stub_classes)
+                                self._budget, self._stub_classes,
+                                embedded=True)
     if not (isinstance(result, np.ndarray) and result.ndim == 1):
       raise CheckpointReadError('an embedded storage is not a storage')
     return result
@@ -781,6 +818,19 @@ def _new_stub(cls: Any, args: Any) -> Any:
           and cls is not PersistentModule) or type(args) is not tuple or args:  # pylint: disable=unidiomatic-typecheck
     raise CheckpointReadError(f'refusing to instantiate {_describe(cls)}')
   return cls()
+
+
+def _checked_set(items: Any = ()) -> set[Any]:
+  """`set(items)` of flat scalars (torch's non-persistent buffer names)."""
+  if not isinstance(items, (list, tuple)):
+    raise CheckpointReadError('set() of something other than a list')
+  for item in items:
+    _checked_key(item)
+  return set(items)
+
+
+def _checked_frozenset(items: Any = ()) -> frozenset[Any]:
+  return frozenset(_checked_set(items))
 
 
 def _rebuild_parameter(data: Any, *unused: Any) -> np.ndarray:
@@ -937,12 +987,13 @@ def _read_torch_zip(zf: zipfile.ZipFile, budget: _Budget) -> Any:
 
 def _read_torch_legacy(f: _BoundedReader, budget: _Budget,
                        stubs: dict[str, type] | None = None,
-                       magic_read: bool = False) -> Any:
+                       magic_read: bool = False, embedded: bool = False) -> Any:
   """Reads a legacy torch stream, positioned at its start (or after magic)."""
   stubs = {} if stubs is None else stubs
 
   def header() -> Any:
-    return _RestrictedUnpickler(f, budget, stubs=stubs).load_checked()
+    return _RestrictedUnpickler(f, budget, stubs=stubs,
+                                embedded=embedded).load_checked()
 
   if not magic_read:
     magic = header()
@@ -989,7 +1040,8 @@ def _read_torch_legacy(f: _BoundedReader, budget: _Budget,
                                 'its storage')
     return storage[offset:offset + size]
 
-  result = _RestrictedUnpickler(f, budget, load_storage, stubs).load_checked()
+  result = _RestrictedUnpickler(f, budget, load_storage, stubs,
+                                embedded).load_checked()
   keys = header()
   if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
     raise CheckpointReadError('torch legacy stream: bad storage key list')

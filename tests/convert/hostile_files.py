@@ -113,11 +113,15 @@ def contiguous(key, array, dtype='FloatStorage'):
 
 
 def torch_zip(obj, storages, *, byteorder=b'little', compress=None,
-              extra=None):
-  """A torch >= 1.6 zip checkpoint: data.pkl + data/<key> (+ byteorder)."""
+              extra=None, pkl_name='archive/data.pkl', compress_extra=False):
+  """A torch >= 1.6 zip checkpoint: data.pkl + data/<key> (+ byteorder).
+
+  `extra` adds members (deflated with `compress_extra`); `pkl_name` moves the
+  pickle of `obj` (so that an extra member can be the data.pkl).
+  """
   f = io.BytesIO()
   with zipfile.ZipFile(f, 'w', zipfile.ZIP_STORED) as zf:
-    zf.writestr('archive/data.pkl', dumps(obj))
+    zf.writestr(pkl_name, dumps(obj))
     if byteorder is not None:
       zf.writestr('archive/byteorder', byteorder)
     for key, data in storages.items():
@@ -126,7 +130,8 @@ def torch_zip(obj, storages, *, byteorder=b'little', compress=None,
         info.compress_type = zipfile.ZIP_DEFLATED
       zf.writestr(info, data)
     for name, data in (extra or {}).items():
-      zf.writestr(name, data)
+      zf.writestr(name, data, zipfile.ZIP_DEFLATED if compress_extra
+                  else zipfile.ZIP_STORED)
   return f.getvalue()
 
 
@@ -185,3 +190,38 @@ def png_header(width, height, *, mode=b'\x00', depth=8):
   ihdr = struct.pack('>IIBBBBB', width, height, depth, mode[0], 0, 0, 0)
   return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr)
           + chunk(b'IDAT', zlib.compress(b'\x00' * 64)) + chunk(b'IEND', b''))
+
+
+def rosinality_res4(z=8, w=8, channels=4, dtype='FloatStorage', fill=0.1,
+                    compress=False):
+  """A complete rosinality 4x4 generator (one mapping layer) as a torch zip.
+
+  Args:
+    z, w, channels: z size, w size and conv channels.
+    dtype: the storage type of `style.1.bias` (the others are float32).
+    fill: the value of `style.1.bias` (the others are 0.1, modulation
+      biases 1).
+    compress: deflate the storages (large but compressible sizes stay tiny).
+  """
+  c = channels
+  shapes = {
+      'style.1.weight': (w, z), 'style.1.bias': (w,),
+      'input.input': (1, c, 4, 4), 'conv1.conv.weight': (1, c, c, 3, 3),
+      'conv1.conv.modulation.weight': (c, w),
+      'conv1.conv.modulation.bias': (c,), 'conv1.activate.bias': (c,),
+      'conv1.noise.weight': (1,), 'noises.noise_0': (1, 1, 4, 4),
+      'to_rgb1.conv.weight': (1, 3, c, 1, 1),
+      'to_rgb1.conv.modulation.weight': (c, w),
+      'to_rgb1.conv.modulation.bias': (c,), 'to_rgb1.bias': (1, 3, 1, 1)}
+  tensors, storages = {}, {}
+  for i, (name, shape) in enumerate(shapes.items()):
+    value = 1.0 if name.endswith('modulation.bias') else 0.1
+    if name == 'style.1.bias':
+      value = fill
+    kind = dtype if name == 'style.1.bias' else 'FloatStorage'
+    np_dtype = np.float64 if kind == 'DoubleStorage' else np.float32
+    array = np.full(shape, value, np_dtype)
+    tensors[name] = contiguous(str(i), array, kind)
+    storages[str(i)] = array.tobytes()
+  return torch_zip({'g_ema': tensors}, storages,
+                   compress=set(storages) if compress else None)
