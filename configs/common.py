@@ -44,6 +44,10 @@ def base_config() -> ml_collections.ConfigDict:
   # outside autograd ('before_step'); 'in_loss' differentiates through the
   # normalisation instead.
   c.swav.prototype_normalization = 'before_step'
+  # True: each layer's rows of the initial projection are scaled by
+  # mean RMS / layer RMS (as if every layer were normalised to one scale);
+  # False: the reference's plain initialisation.
+  c.swav.layer_norm_init = False
   c.swav.num_patches = 5
   c.swav.patch_size = 20000
   # Score rows alive at once in the loss (memory only; same result).

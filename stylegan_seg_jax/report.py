@@ -7,21 +7,43 @@
 Reads each run's WORKDIR/eval/metrics.json and prints, per method, the mean
 and sample standard deviation of every table metric as a markdown table;
 `--out=DIR` also writes it to DIR/report.md.
+
+  python -m stylegan_seg_jax.report --ablation \
+      workdirs/toy_ablation/random_init workdirs/toy_ablation/reference \
+      --out=workdirs/toy_ablation
+
+With `--ablation` the arguments are variant directories of the
+self-supervised stage (`launch/toy_ablation.sh` makes them: `swav_run/` and
+`seed_*/`), and the table (DIR/ablation.md) has one row per variant: ours'
+scores over the seeds, their change from the first variant, and what the
+SwAV run did (loss, relative change of the projection, time per step).
 """
 
 import pathlib
 
+from absl import flags
+
 from stylegan_seg_jax.runtime import cli
 
-USAGE = 'usage: python -m stylegan_seg_jax.report WORKDIR... [--out=DIR]'
+USAGE = ('usage: python -m stylegan_seg_jax.report WORKDIR... [--out=DIR]\n'
+         '       python -m stylegan_seg_jax.report --ablation VARIANT_DIR... '
+         '[--out=DIR]')
 
 _OUT = cli.out_flag()
+_ABLATION = flags.DEFINE_bool(
+    'ablation', False, 'The arguments are variant directories of the SwAV '
+    'stage (swav_run/ and seed_*/): one row per variant.')
 
 
 def main(argv: list[str]) -> None:
   from stylegan_seg_jax.eval import summary  # pylint: disable=g-import-not-at-top
-  runs = summary.load_runs(argv[1:])
-  text = summary.format_summary(summary.summarize(runs), runs)
+  if _ABLATION.value:
+    text = summary.format_ablation(summary.load_ablation(argv[1:]))
+    name = summary.ABLATION_FILE
+  else:
+    runs = summary.load_runs(argv[1:])
+    text = summary.format_summary(summary.summarize(runs), runs)
+    name = summary.REPORT_FILE
   print(text, end='')
   if _OUT.value:
     out = pathlib.Path(_OUT.value)
@@ -29,7 +51,7 @@ def main(argv: list[str]) -> None:
       cli.warn('report', '--out is a directory; naming the file is '
                'deprecated')
     else:
-      out = out / summary.REPORT_FILE
+      out = out / name
     from stylegan_seg_jax.runtime import files  # pylint: disable=g-import-not-at-top
     with files.atomic_file(out) as tmp:
       tmp.write_text(text)

@@ -5,11 +5,19 @@ binary) and summarises, per method, the mean and the sample standard
 deviation over the runs of every metric of `evaluator.TABLE_METRICS` (and
 images/s), as a markdown table. `python -m stylegan_seg_jax.report` is its
 CLI.
+
+`load_ablation` / `format_ablation` summarise variants of the self-supervised
+stage instead: each variant directory holds the SwAV run
+(`swav_run/swav/metrics.jsonl`) and one workdir per one-shot seed
+(`seed_*/eval/metrics.json`); a row gives one method's scores over the
+seeds next to what the SwAV run did (loss, how far the projection moved,
+time).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+import dataclasses
 import json
 import pathlib
 import statistics
@@ -17,10 +25,13 @@ from typing import Any
 
 from stylegan_seg_jax.eval import evaluator
 
-__all__ = ['load_runs', 'summarize', 'format_summary', 'REPORT_FILE']
+__all__ = ['load_runs', 'summarize', 'format_summary', 'REPORT_FILE',
+           'ABLATION_FILE', 'Variant', 'load_ablation', 'format_ablation']
 
-# The file `python -m stylegan_seg_jax.report --out=DIR` writes.
+# The files `python -m stylegan_seg_jax.report --out=DIR` writes.
 REPORT_FILE = 'report.md'
+ABLATION_FILE = 'ablation.md'
+_LOSS_WINDOW = 20  # steps averaged for the first and last SwAV loss
 
 
 def load_runs(workdirs: Sequence[str | pathlib.Path]) -> list[dict[str, Any]]:
@@ -79,4 +90,110 @@ def format_summary(summary: dict[str, dict[str, tuple[float, float, int]]],
   choices = ', '.join(str(r.get('oneshot', '?')) for r in runs)
   lines += ['', f'mean ± sample std over {len(runs)} run(s); one-shot '
             f'examples: {choices}; {runs[0]["num_test"]} test images.']
+  return '\n'.join(lines) + '\n'
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+  """One variant of the self-supervised stage and its evaluations.
+
+  Attributes:
+    name: the variant directory's name.
+    runs: `eval/metrics.json` of each seed's workdir, in seed order.
+    swav: the SwAV run's `metrics.jsonl` records, in step order.
+  """
+
+  name: str
+  runs: list[dict[str, Any]]
+  swav: list[dict[str, Any]]
+
+
+def load_ablation(variant_dirs: Sequence[str | pathlib.Path]
+                  ) -> list[Variant]:
+  """Reads each variant directory (`swav_run/` and `seed_*/`).
+
+  Raises:
+    ValueError: a directory without a SwAV log or without evaluations.
+  """
+  out = []
+  for d in map(pathlib.Path, variant_dirs):
+    log = d / 'swav_run' / 'swav' / 'metrics.jsonl'
+    if not log.is_file():
+      raise ValueError(f'{log} not found (train the variant\'s SwAV stage in '
+                       f'{d / "swav_run"} first)')
+    records = [json.loads(line) for line in log.read_text().splitlines()
+               if line.strip()]
+    by_step = {r['step']: r for r in records}  # a resumed run logs again
+    seeds = sorted(d.glob('seed_*'), key=lambda p: p.name)
+    if not seeds:
+      raise ValueError(f'{d} has no seed_* workdirs')
+    out.append(Variant(d.name, load_runs(seeds),
+                       [by_step[k] for k in sorted(by_step)]))
+  return out
+
+
+def _loss_summary(swav: Sequence[dict[str, Any]]
+                  ) -> tuple[float, float, int | None]:
+  """(mean loss of the first and of the last steps, step reaching 90% of
+  the drop of the running mean, None when the loss did not fall)."""
+  losses = [float(r['loss']) for r in swav]
+  n = min(_LOSS_WINDOW, len(losses))
+  first = statistics.fmean(losses[:n])
+  last = statistics.fmean(losses[-n:])
+  reached = None
+  if last < first:
+    target = first + 0.9 * (last - first)
+    for i in range(n, len(losses) + 1):
+      if statistics.fmean(losses[i - n:i]) <= target:
+        reached = int(swav[i - 1]['step'])
+        break
+  return first, last, reached
+
+
+def format_ablation(variants: Sequence[Variant], method: str = 'ours'
+                    ) -> str:
+  """Markdown: one row per variant; deltas are against the first row.
+
+  Columns: mean ± sample std over the seeds of mIoU per image and
+  normalised wIoU, their change from the first variant, the SwAV loss
+  (mean of the first and last 20 steps), the relative change of the
+  projection head's weights, steps, seconds per step and the step at which
+  the loss's 20-step running mean covered 90% of its drop.
+  """
+  def stats(v: Variant, key: str) -> tuple[float, float]:
+    values = [float(r['methods'][method][key]) for r in v.runs]
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return statistics.fmean(values), std
+
+  for v in variants:
+    missing = [r.get('oneshot', '?') for r in v.runs
+               if method not in r['methods']]
+    if missing:
+      raise ValueError(f'variant {v.name}: {method!r} was not evaluated for '
+                       f'{missing}')
+  base = {k: stats(variants[0], k)[0]
+          for k in ('miou_per_image', 'normalized_wiou')}
+  lines = [f'| variant | {method} mIoU per image | normalised wIoU | '
+           f'Δ mIoU vs {variants[0].name} | Δ nwIoU | SwAV loss first → last '
+           '| head change | steps | s/step | 90% of loss drop at step |',
+           '|---' * 10 + '|']
+  for v in variants:
+    miou, miou_std = stats(v, 'miou_per_image')
+    nwiou, nwiou_std = stats(v, 'normalized_wiou')
+    first, last, reached = _loss_summary(v.swav)
+    final = v.swav[-1]
+    change = final.get('head_change')
+    rate = final.get('steps_per_s')
+    lines.append(
+        f'| {v.name} | {miou:.3f} ± {miou_std:.3f} | {nwiou:.3f} ± '
+        f'{nwiou_std:.3f} | {miou - base["miou_per_image"]:+.3f} | '
+        f'{nwiou - base["normalized_wiou"]:+.3f} | {first:.2f} → {last:.2f} | '
+        + (f'{change:.2e}' if change is not None else 'n/a') + ' | '
+        f'{int(final["step"])} | '
+        + (f'{1.0 / rate:.2f}' if rate else 'n/a') + ' | '
+        + (str(reached) if reached is not None else '-') + ' |')
+  choices = ', '.join(str(r.get('oneshot', '?')) for r in variants[0].runs)
+  lines += ['', f'mean ± sample std over {len(variants[0].runs)} one-shot '
+            f'examples ({choices}); {variants[0].runs[0]["num_test"]} test '
+            'images.']
   return '\n'.join(lines) + '\n'

@@ -221,6 +221,11 @@ def stage_settings(config: ml_collections.ConfigDict, stage: str,
   return json.loads(json.dumps(picked, sort_keys=True, default=str))
 
 
+# Fields added after settings were first recorded, with the behaviour runs
+# recorded before them had: such a run matches a config that keeps it.
+_ADDED_FIELDS = {'swav.layer_norm_init': False}
+
+
 def check_stage_dir(config: ml_collections.ConfigDict, stage: str,
                     stage_dir: str | os.PathLike[str],
                     method: str | None = None) -> None:
@@ -251,6 +256,9 @@ def check_stage_dir(config: ml_collections.ConfigDict, stage: str,
     return
   settings = stage_settings(config, stage, method)
   old = json.loads(record.read_text())
+  for k, value in _ADDED_FIELDS.items():  # recorded before the field existed
+    if k in settings and k not in old:
+      old[k] = value
   diff = sorted(k for k in set(old) | set(settings)
                 if old.get(k) != settings.get(k))
   if diff:

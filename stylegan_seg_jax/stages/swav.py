@@ -20,6 +20,7 @@ import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 
 from stylegan_seg_jax import stylegan2
@@ -115,6 +116,39 @@ def make_optimizer(
   else:
     raise ValueError(f'unknown optim.schedule {o.schedule!r}')
   return larc_sgd(lr, o.momentum, o.trust_coefficient)
+
+
+LAYER_RMS_SAMPLES = 8  # samples (z seeds 0..7) that measure each layer's RMS
+
+
+def layer_rms(model: SwAVModel, gen: stylegan2.Generator,
+              config: ml_collections.ConfigDict) -> np.ndarray:
+  """Root mean square of each selected generator layer's activations.
+
+  Over `LAYER_RMS_SAMPLES` samples (z seeds 0, 1, ..., truncation
+  `views.psi`, the stored noise): deterministic, so a resumed run finds the
+  same values.
+  """
+  z = stylegan2.z_from_seeds(range(LAYER_RMS_SAMPLES), gen.config.z_dim)
+  _, feats = gen(jnp.asarray(z), config.views.psi)
+  return np.array([float(jnp.sqrt(jnp.mean(jnp.square(f))))
+                   for f in model.pick(feats)])
+
+
+def balance_layers(params: Any, channels: tuple[int, ...],
+                   rms: np.ndarray) -> Any:
+  """Scales each layer's rows of the projection by mean(rms) / rms.
+
+  The same as normalising each layer's features to a common RMS before a
+  projection initialised as usual: at initialisation every layer then
+  contributes to the embedding in proportion to its channel count, not to
+  its activation scale (swav.layer_norm_init).
+  """
+  scale = np.concatenate([np.full(c, float(np.mean(rms)) / r, np.float32)
+                          for c, r in zip(channels, rms)])
+  head = dict(params['head'])
+  head['kernel'] = head['kernel'] * scale[:, None]
+  return {**params, 'head': head}
 
 
 def init_state(model: SwAVModel, tx: optax.GradientTransformation,
@@ -257,8 +291,13 @@ def make_loss_fn(model: SwAVModel, config: ml_collections.ConfigDict):
 
 def make_device_step(model: SwAVModel, gen: stylegan2.Generator,
                      config: ml_collections.ConfigDict,
-                     tx: optax.GradientTransformation, num_devices: int):
+                     tx: optax.GradientTransformation, num_devices: int,
+                     initial_head: Any = None):
   """The per-device training step `step(state, gen_vars, rng_data)`.
+
+  With `initial_head` (the projection head's parameters at initialisation)
+  the metrics include `head_change`, ||head - initial|| / ||initial||: how
+  far training has moved the projection that segmentation uses.
 
   `rng_data` is `jax.random.key_data` of the run's data key. Must run inside
   `parallel.shard_step` / `parallel.pmap_step` (it uses the device axis).
@@ -302,6 +341,10 @@ def make_device_step(model: SwAVModel, gen: stylegan2.Generator,
     metrics = {'loss': loss, 'grad_norm': optax.tree.norm(grads),
                'param_norm': optax.tree.norm(params),
                'update_norm': optax.tree.norm(updates)}
+    if initial_head is not None:
+      metrics['head_change'] = optax.tree.norm(jax.tree.map(
+          jnp.subtract, params['head'], initial_head)) / optax.tree.norm(
+              initial_head)
     return SwAVState(step=state.step + 1, params=params,
                      batch_stats=batch_stats, opt_state=opt_state), metrics
 
@@ -317,8 +360,13 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   def build(num_devices):
     model = SwAVModel(config, gen.config)
     tx = make_optimizer(config)
-    return (init_state(model, tx, jax.random.key(config.seed)),
-            make_device_step(model, gen, config, tx, num_devices))
+    # Deterministic from the seed: on a resume too, this is the run's start.
+    state = init_state(model, tx, jax.random.key(config.seed))
+    if config.swav.layer_norm_init:
+      state = state.replace(params=balance_layers(
+          state.params, model.channels, layer_rms(model, gen, config)))
+    return state, make_device_step(model, gen, config, tx, num_devices,
+                                   initial_head=state.params['head'])
 
   return replicated.train(config, workdir, STAGE_DIR, gen, build,
                           num_steps=config.num_steps, restart=restart)

@@ -37,3 +37,51 @@ def test_mean_and_sample_std_over_runs(tmp_path):
 def test_a_run_without_evaluation_is_named(tmp_path):
   with pytest.raises(ValueError, match='metrics.json not found'):
     summary.load_runs([tmp_path])
+
+
+def _variant(tmp_path, name, mious, losses, head_change, steps_per_s):
+  root = tmp_path / name
+  log = root / 'swav_run' / 'swav'
+  log.mkdir(parents=True)
+  records = [{'step': i + 1, 'loss': loss, 'steps_per_s': steps_per_s,
+              'head_change': head_change * (i + 1) / len(losses)}
+             for i, loss in enumerate(losses)]
+  # A resumed run logs its last steps again: the later record counts.
+  records.append(dict(records[-1], loss=losses[-1]))
+  log.joinpath('metrics.jsonl').write_text(
+      ''.join(json.dumps(r) + '\n' for r in records))
+  for seed, miou in enumerate(mious):
+    _run(root, f'seed_{seed}', f'toy_seed:{seed}', {
+        'ours': {'miou_per_image': miou, 'normalized_wiou': miou + 0.1}})
+  return root
+
+
+def test_ablation_rows_against_the_first_variant(tmp_path):
+  base = _variant(tmp_path, 'random_init', [0.5, 0.7], [9.0], 0.0, 2.0)
+  # 40 steps: loss 10 for 20 steps, then 6; first/last 20-step means 10 / 6;
+  # 90% of the drop (to 6.4) is first reached by the window ending at step
+  # 38 (2 of 20 at 10, 18 at 6: mean 6.4).
+  trained = _variant(tmp_path, 'trained', [0.6, 0.9],
+                     [10.0] * 20 + [6.0] * 20, 0.25, 4.0)
+  text = summary.format_ablation(summary.load_ablation([base, trained]))
+  rows = {line.split(' | ')[0][2:]: line.split(' | ')
+          for line in text.splitlines() if line.startswith('| ')}
+  assert rows['random_init'][1] == '0.600 ± 0.141'
+  assert rows['random_init'][3] == '+0.000'
+  assert rows['trained'][1] == '0.750 ± 0.212'
+  assert rows['trained'][3] == '+0.150' and rows['trained'][4] == '+0.150'
+  assert rows['trained'][5] == '10.00 → 6.00'
+  assert rows['trained'][6] == '2.50e-01'
+  assert rows['trained'][7:10] == ['40', '0.25', '38 |']
+  assert rows['random_init'][9] == '- |'  # one step: no drop
+  assert 'toy_seed:0, toy_seed:1' in text
+
+
+def test_ablation_names_what_is_missing(tmp_path):
+  with pytest.raises(ValueError, match='swav_run'):
+    summary.load_ablation([tmp_path])
+  root = _variant(tmp_path, 'v', [0.5], [1.0], 0.0, 1.0)
+  (root / 'seed_0' / 'eval' / 'metrics.json').write_text(json.dumps(
+      {'oneshot': 'toy_seed:0', 'num_test': 4, 'methods': {}}))
+  with pytest.raises(ValueError, match="'ours' was not evaluated"):
+    summary.format_ablation(summary.load_ablation([root]))

@@ -115,3 +115,16 @@ def test_methods_accept_the_command_line_form():
   assert config_lib.methods_of(config) == ('ours', 'hfc_kmeans')
   with pytest.raises(config_lib.ConfigError, match="'oures'"):
     config_lib.methods_of(tiny_config(**{'oneshot.methods': ('oures',)}))
+
+
+def test_runs_recorded_before_a_field_existed_keep_their_behaviour(tmp_path):
+  stage = tmp_path / 'swav'
+  _trained(stage, tiny_config(), 'swav')
+  record = json.loads((stage / 'settings.json').read_text())
+  del record['swav.layer_norm_init']  # as an earlier version wrote it
+  (stage / 'settings.json').write_text(json.dumps(record))
+  config_lib.check_stage_dir(tiny_config(), 'swav', stage)  # same behaviour
+  with pytest.raises(config_lib.ConfigError,
+                     match='swav.layer_norm_init: False -> True'):
+    config_lib.check_stage_dir(
+        tiny_config(**{'swav.layer_norm_init': True}), 'swav', stage)

@@ -94,6 +94,25 @@ def test_single_device_shard_map_and_pmap_agree():
   assert max(moved) > 1e-4
 
 
+def test_head_change_is_the_distance_from_the_initial_head():
+  config, gen, _, state, rng = _setup(1, {'optim.lr': 0.5})
+  model = swav_stage.SwAVModel(config, gen.config)
+  tx = swav_stage.make_optimizer(config)
+  step = swav_stage.make_device_step(model, gen, config, tx, 1,
+                                     initial_head=state.params['head'])
+  run = parallel.shard_step(step, parallel.make_mesh(jax.devices()[:1]),
+                            donate_state=False)
+  initial = jax.device_get(state.params['head'])
+  new, metrics = run(state, gen.variables, rng)
+  new, metrics = run(new, gen.variables, rng)
+  moved = jax.device_get(new.params['head'])
+  flat = lambda t: np.concatenate([np.ravel(x) for x in jax.tree.leaves(t)])
+  want = (np.linalg.norm(flat(moved) - flat(initial))
+          / np.linalg.norm(flat(initial)))
+  assert want > 1e-4  # the head did move
+  np.testing.assert_allclose(float(metrics['head_change']), want, rtol=1e-4)
+
+
 @pytest.mark.slow
 def test_loss_falls_on_the_tiny_model():
   config, gen, step, state, rng = _setup(8, {'num_steps': 30})
@@ -263,3 +282,27 @@ def test_options_step_runs_finite_on_two_devices():
   assert stats and all(np.all(np.isfinite(s)) for s in stats)
   before = jax.tree.leaves(state.batch_stats)
   assert any(not np.allclose(a, b) for a, b in zip(before, stats))
+
+
+def test_balance_layers_scales_each_layers_rows():
+  params = {'head': {'kernel': np.ones((5, 3), np.float32)},
+            'prototypes': {'kernel': np.ones((3, 4))}}
+  out = swav_stage.balance_layers(params, (2, 3), np.array([1.0, 4.0]))
+  # mean rms 2.5: layer 0 rows x 2.5 / 1, layer 1 rows x 2.5 / 4.
+  np.testing.assert_allclose(out['head']['kernel'][:, 0],
+                             [2.5, 2.5, 0.625, 0.625, 0.625])
+  assert out['prototypes'] is params['prototypes']
+  np.testing.assert_array_equal(params['head']['kernel'], 1.0)  # not in place
+
+
+def test_layer_rms_is_each_layers_root_mean_square():
+  config = tiny_config()
+  gen = config_lib.load_generator(config)
+  model = swav_stage.SwAVModel(config, gen.config)
+  rms = swav_stage.layer_rms(model, gen, config)
+  z = np.stack([np.random.default_rng(s).standard_normal(gen.config.z_dim)
+                for s in range(swav_stage.LAYER_RMS_SAMPLES)])
+  _, feats = gen(jnp.asarray(z, jnp.float32), config.views.psi)
+  want = [np.sqrt(np.mean(np.square(np.asarray(feats[i], np.float64))))
+          for i in model.layers]
+  np.testing.assert_allclose(rms, want, rtol=1e-5)
