@@ -123,13 +123,28 @@ def load_ablation(variant_dirs: Sequence[str | pathlib.Path]
                        f'{d / "swav_run"} first)')
     records = [json.loads(line) for line in log.read_text().splitlines()
                if line.strip()]
+    if not records:
+      raise ValueError(f'{log} is empty (the SwAV run logged no step)')
     by_step = {r['step']: r for r in records}  # a resumed run logs again
-    seeds = sorted(d.glob('seed_*'), key=lambda p: p.name)
+    seeds = sorted((p for p in d.glob('seed_*') if p.name[5:].isdigit()),
+                   key=lambda p: int(p.name[5:]))
     if not seeds:
       raise ValueError(f'{d} has no seed_* workdirs')
-    out.append(Variant(d.name, load_runs(seeds),
-                       [by_step[k] for k in sorted(by_step)]))
+    variant = Variant(d.name, load_runs(seeds),
+                      [by_step[k] for k in sorted(by_step)])
+    if out and _examples(variant) != _examples(out[0]):
+      raise ValueError(
+          f'variant {d.name} was evaluated on {_examples(variant)}, variant '
+          f'{out[0].name} on {_examples(out[0])}: compare like with like '
+          '(remove the extra seed_* workdirs)')
+    out.append(variant)
   return out
+
+
+def _examples(variant: Variant) -> tuple[Any, ...]:
+  """The one-shot examples and test-set size a variant was scored on."""
+  return (tuple(r.get('oneshot') for r in variant.runs),
+          variant.runs[0].get('num_test'))
 
 
 def _loss_summary(swav: Sequence[dict[str, Any]]

@@ -33,7 +33,8 @@ from stylegan_seg_jax.stages import view_pairs
 
 __all__ = ['SwAVState', 'SwAVModel', 'SwAVBatch', 'larc_sgd', 'make_optimizer',
            'init_state', 'make_batch_fn', 'make_loss_fn',
-           'make_device_step', 'select_layers', 'train', 'STAGE_DIR']
+           'make_device_step', 'select_layers', 'train', 'STAGE_DIR',
+           'balance_layers', 'layer_rms', 'LAYER_RMS_SAMPLES']
 
 # The stage's directory under the workdir.
 STAGE_DIR = 'swav'
@@ -296,8 +297,9 @@ def make_device_step(model: SwAVModel, gen: stylegan2.Generator,
   """The per-device training step `step(state, gen_vars, rng_data)`.
 
   With `initial_head` (the projection head's parameters at initialisation)
-  the metrics include `head_change`, ||head - initial|| / ||initial||: how
-  far training has moved the projection that segmentation uses.
+  the metrics include `head_change`, ||head - initial|| / ||initial|| over
+  all the head's parameters (for the `linear` head, the projection P): how
+  far training has moved the embedding that segmentation uses.
 
   `rng_data` is `jax.random.key_data` of the run's data key. Must run inside
   `parallel.shard_step` / `parallel.pmap_step` (it uses the device axis).
@@ -363,8 +365,9 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     # Deterministic from the seed: on a resume too, this is the run's start.
     state = init_state(model, tx, jax.random.key(config.seed))
     if config.swav.layer_norm_init:
-      state = state.replace(params=balance_layers(
-          state.params, model.channels, layer_rms(model, gen, config)))
+      params = balance_layers(state.params, model.channels,
+                              layer_rms(model, gen, config))
+      state = state.replace(params=params, opt_state=tx.init(params))
     return state, make_device_step(model, gen, config, tx, num_devices,
                                    initial_head=state.params['head'])
 

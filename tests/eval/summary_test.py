@@ -85,3 +85,18 @@ def test_ablation_names_what_is_missing(tmp_path):
       {'oneshot': 'toy_seed:0', 'num_test': 4, 'methods': {}}))
   with pytest.raises(ValueError, match="'ours' was not evaluated"):
     summary.format_ablation(summary.load_ablation([root]))
+
+
+def test_ablation_compares_like_with_like(tmp_path):
+  a = _variant(tmp_path, 'a', [0.5, 0.6], [1.0], 0.0, 1.0)
+  b = _variant(tmp_path, 'b', [0.5, 0.6, 0.7], [1.0], 0.0, 1.0)
+  with pytest.raises(ValueError, match='variant b was evaluated on'):
+    summary.load_ablation([a, b])
+  # Seeds in numeric order: seed_10 after seed_2.
+  c = _variant(tmp_path, 'c', [0.1] * 11, [1.0], 0.0, 1.0)
+  runs = summary.load_ablation([c])[0].runs
+  assert [r['oneshot'] for r in runs][-2:] == ['toy_seed:9', 'toy_seed:10']
+  empty = _variant(tmp_path, 'e', [0.5], [1.0], 0.0, 1.0)
+  (empty / 'swav_run' / 'swav' / 'metrics.jsonl').write_text('')
+  with pytest.raises(ValueError, match='metrics.jsonl is empty'):
+    summary.load_ablation([empty])
