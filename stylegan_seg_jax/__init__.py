@@ -12,6 +12,7 @@ Sub-packages, in data-flow order (docs/ and README.md give the tour):
 * `data`: labelled sets, the experiment's data, labelling;
 * `eval`: metrics, on-the-fly segmentation, the evaluator, summaries;
 * `stages`: training stages, evaluation and dataset generation of a workdir;
+* `labeller`: the browser labeller (a session, its web app and page);
 * `runtime`: devices, checkpoints, files, logs, the loop, the CLI bootstrap.
 
 The binaries are the top-level modules: `python -m stylegan_seg_jax.train`,

@@ -1,5 +1,7 @@
-"""Labelling binary: export a sample, import the painted mask or test data.
+"""Labelling binary: paint in the browser, or export / import a mask.
 
+  python -m stylegan_seg_jax.label serve --config=configs/toy_swav.py \
+      --workdir=workdirs/quickstart [--host=127.0.0.1] [--port=8765]
   python -m stylegan_seg_jax.label export --config=configs/toy_swav.py \
       --seed=7 --out=label7
   python -m stylegan_seg_jax.label import --export=label7 --mask=painted.png \
@@ -7,6 +9,10 @@
   python -m stylegan_seg_jax.label import_reference \
       --config=configs/ffhq256.py --config.generator_dir=ffhq \
       --latents=latents.pt --labels=labels.pt --name=ffhq --out=data
+
+`serve` starts the browser labeller on the workdir (after its SwAV stage
+for the default method 'ours'): paint a sample, Train, see new samples
+segmented, Save (WORKDIR/labels/ and the head in WORKDIR/oneshot/METHOD/).
 
 The generator, its resolution, the truncation psi (`generate.psi`, else
 `views.psi`: the way generated samples are made; `data.reference_psi` for
@@ -29,16 +35,26 @@ from stylegan_seg_jax.runtime import cli
 
 USAGE = '''\
 usage: python -m stylegan_seg_jax.label COMMAND [flags]
+  serve --config=CONFIG --workdir=DIR [--host=127.0.0.1] [--port=8765]
+      [--examples=DIR_OR_NPZ]
   export --config=CONFIG --seed=N --out=DIR [--overwrite]
   import --export=DIR --mask=PNG [--out=DIR] [--palette=JSON] [--overwrite]
   import_reference --config=CONFIG --latents=latents.pt --labels=labels.pt
       --name=NAME --out=DIR'''
 
-COMMANDS = ('export', 'import', 'import_reference')
+COMMANDS = ('serve', 'export', 'import', 'import_reference')
 # The file `import` writes into --out.
 EXAMPLE_FILE = 'example.npz'
 
 _CONFIG = cli.config_flag()
+_WORKDIR = cli.workdir_flag()
+_HOST = flags.DEFINE_string(
+    'host', '127.0.0.1', 'serve: address to listen on (only this machine '
+    'by default; 0.0.0.0 exposes the labeller to the network).')
+_PORT = flags.DEFINE_integer('port', 8765, 'serve: port (0: any free one).')
+_EXAMPLES = flags.DEFINE_string(
+    'examples', None, 'serve: start from these labelled examples (a labels '
+    'directory or an example .npz) instead of the autosaved draft.')
 _SEED = cli.seed_flag()
 _OUT = cli.out_flag()
 _OVERWRITE = cli.overwrite_flag()
@@ -62,6 +78,7 @@ _DEPRECATED = {
         flags.DEFINE_float if name == 'psi' else flags.DEFINE_string, None)
     for name, new in _REPLACED_BY.items()}
 _ALLOWED = {
+    'serve': {'config', 'workdir', 'host', 'port', 'examples'},
     'export': {'config', 'seed', 'out', 'overwrite', 'generator',
                'resolution', 'psi', 'class_names'},
     'import': {'export', 'mask', 'out', 'palette', 'overwrite'},
@@ -69,7 +86,8 @@ _ALLOWED = {
                          'generator', 'resolution', 'psi', 'class_names',
                          'data_dir'},
 }
-_REQUIRED = {'export': ('seed', 'out'), 'import': ('export', 'mask'),
+_REQUIRED = {'serve': ('config', 'workdir'), 'export': ('seed', 'out'),
+             'import': ('export', 'mask'),
              'import_reference': ('latents', 'labels', 'name')}
 _DEFAULT_PSI = {'export': 1.0, 'import_reference': 0.7}  # without a config
 
@@ -118,9 +136,45 @@ def _generator_settings(command: str):
   return gen, str(name), float(psi), names
 
 
+def _serve() -> None:
+  from stylegan_seg_jax.labeller import server  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax.labeller import session  # pylint: disable=g-import-not-at-top
+  host, port = _HOST.value, _PORT.value
+  if not 0 <= port <= 65535:
+    raise cli.UsageError(f'--port must be in 0..65535, got {port}')
+  try:
+    sock = server.bind(host, port)
+  except OSError as e:
+    raise cli.UserError(f'cannot listen on {host}:{port}: {e.strerror or e}'
+                        ) from None
+  try:
+    s = session.Session(_CONFIG.value, _WORKDIR.value,
+                        examples=_EXAMPLES.value)
+    port = sock.getsockname()[1]
+    shown = f'[{host}]' if ':' in host else host
+    hosts = ('127.0.0.1', 'localhost', '::1', '[::1]', host)
+    if host in ('0.0.0.0', '::'):
+      cli.warn('label', f'listening on every interface ({host}): anyone who '
+               'can reach this machine can use the labeller')
+      hosts = ('*',)
+    app = server.make_app(s, allowed_hosts=hosts)
+    print(f'labeller: http://{shown}:{port}/  (method {s.method}, '
+          f'{len(s.examples)} example(s) from {s.restored_from}; Ctrl-C '
+          'stops)', flush=True)
+    try:
+      server.serve(app, sock)
+    finally:
+      s.close()
+  finally:
+    sock.close()
+
+
 def main(argv: list[str]) -> None:
   command = argv[1]
   _check_flags(command)
+  if command == 'serve':
+    _serve()
+    return
   from stylegan_seg_jax.data import labelling  # pylint: disable=g-import-not-at-top
   if command == 'export':
     gen, name, psi, names = _generator_settings(command)

@@ -56,13 +56,24 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope='session')
-def tiny_workdir(tmp_path_factory):
+def tiny_swav_workdir(tmp_path_factory):
+  """A run of configs/tiny.py's SwAV stage (6 steps) alone; read-only."""
+  from stylegan_seg_jax.stages import runner  # pylint: disable=g-import-not-at-top
+  wd = str(tmp_path_factory.mktemp('tiny_swav'))
+  runner.train_and_evaluate(tiny_config(), wd)
+  return wd
+
+
+@pytest.fixture(scope='session')
+def tiny_workdir(tiny_swav_workdir, tmp_path_factory):
   """A run of configs/tiny.py: SwAV (6 steps), then every method's head
   (12 steps, periodic eval at the end). Shared by the one-shot and
   dataset-generation tests; treat it as read-only."""
+  import shutil  # pylint: disable=g-import-not-at-top
+
   from stylegan_seg_jax.stages import runner  # pylint: disable=g-import-not-at-top
   wd = str(tmp_path_factory.mktemp('tiny_run'))
-  runner.train_and_evaluate(tiny_config(), wd)
+  shutil.copytree(tiny_swav_workdir, wd, dirs_exist_ok=True)
   runner.train_and_evaluate(tiny_config(**{
       'stage': ('oneshot',), 'oneshot.num_steps': 12,
       'oneshot.eval_every': 12, 'oneshot.checkpoint_every': 6}), wd)

@@ -65,6 +65,16 @@ def _check_installed(python: pathlib.Path, elsewhere: pathlib.Path,
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert (elsewhere / 'grid' / 'toy_faces_grid.png').read_bytes()[:4] == (
       b'\x89PNG')
+  # The labeller's page is package data too.
+  page = subprocess.run(
+      [str(python), '-c', 'from stylegan_seg_jax.labeller import server; '
+       'd = server.static_dir(); print(d); print(sorted(p.name for p in '
+       'd.iterdir()))'], cwd=elsewhere, capture_output=True, text=True,
+      env=_clean_env())
+  assert page.returncode == 0, page.stderr[-2000:]
+  assert pathlib.Path(page.stdout.split()[0]).is_relative_to(expect_under)
+  for name in ('index.html', 'labeller.css', 'labeller.js'):
+    assert name in page.stdout, page.stdout
 
 
 @pytest.mark.parametrize('editable', [False, True])

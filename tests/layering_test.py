@@ -12,7 +12,7 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / 'stylegan_seg_jax'
 LAYERS = ('runtime', 'stylegan2', 'convert', 'toy', 'method', 'data', 'eval',
-          'stages')
+          'stages', 'labeller')
 FORBIDDEN_ROOTS = {'configs', 'tests', 'benchmarks', 'torch', 'tensorflow',
                    'draggan'}
 

@@ -34,7 +34,8 @@ from stylegan_seg_jax import toy
 from stylegan_seg_jax.data import labelled_set
 from stylegan_seg_jax.runtime import pictures
 
-__all__ = ['TestSet', 'load_test_set', 'load_oneshot', 'toy_test_set_dir',
+__all__ = ['TestSet', 'load_test_set', 'load_oneshot',
+           'load_oneshot_examples', 'example_files', 'toy_test_set_dir',
            'build_toy_test_set', 'EXAMPLE_FILE']
 
 # The file name of a one-shot example inside a directory (`label import`).
@@ -208,13 +209,61 @@ def load_oneshot(config: ml_collections.ConfigDict,
         mask=np.asarray(row['mask'], np.uint8), class_names=tuple(names),
         seed=int(row['seed']), image=np.asarray(row['image'], np.uint8))
   else:
-    path = pathlib.Path(value)
-    if path.is_dir():
-      path = path / EXAMPLE_FILE
-    if not path.is_file():
-      raise ValueError(f'data.oneshot {spec!r}: no such example file')
-    example = labelled_set.load_example(path)
+    return load_oneshot_examples(config, workdir, gen)[0]
+  _check_resolution(example, res)
+  return example
+
+
+def _check_resolution(example: labelled_set.OneShotExample, res: int) -> None:
   if example.mask.shape != (res, res):
     raise ValueError(f'one-shot mask {example.mask.shape} does not match the '
                      f'generator resolution {res}')
-  return example
+
+
+def example_files(directory: str | pathlib.Path) -> list[pathlib.Path]:
+  """The example files of a labels directory, in order.
+
+  `example.npz` first, then `example_<k>.npz` by increasing k (what the
+  labeller's Save writes for several examples); none without
+  `example.npz`.
+  """
+  directory = pathlib.Path(directory)
+  first = directory / EXAMPLE_FILE
+  if not first.is_file():
+    return []
+  numbered = []
+  for path in directory.glob('example_*.npz'):
+    k = path.stem[len('example_'):]
+    if k.isdigit() and not k.startswith('0'):
+      numbered.append((int(k), path))
+  return [first] + [p for _, p in sorted(numbered)]
+
+
+def load_oneshot_examples(config: ml_collections.ConfigDict,
+                          workdir: str | pathlib.Path,
+                          gen: stylegan2.Generator
+                          ) -> list[labelled_set.OneShotExample]:
+  """Every configured labelled example (one, unless a labels directory
+  holds several: `example_files`).
+
+  Raises:
+    ValueError: as `load_oneshot`; also examples of a directory whose class
+      names differ.
+  """
+  kind, value = _parse_oneshot(config.data.oneshot)
+  if kind != 'file':
+    return [load_oneshot(config, workdir, gen)]
+  spec = config.data.oneshot
+  path = pathlib.Path(value)
+  paths = example_files(path) if path.is_dir() else [path]
+  if not paths or not paths[0].is_file():
+    what = ('no example.npz in that directory' if path.is_dir()
+            else 'no such example file')
+    raise ValueError(f'data.oneshot {spec!r}: {what}')
+  examples = [labelled_set.load_example(p) for p in paths]
+  for p, e in zip(paths, examples):
+    _check_resolution(e, gen.config.resolution)
+    if e.class_names != examples[0].class_names:
+      raise ValueError(f'{p}: class names {list(e.class_names)} differ from '
+                       f'{paths[0].name}\'s {list(examples[0].class_names)}')
+  return examples

@@ -15,6 +15,7 @@ dataset generation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import json
 import pathlib
 from typing import Any
@@ -39,7 +40,8 @@ from stylegan_seg_jax.stages import simclr as simclr_stage
 from stylegan_seg_jax.stages import swav as swav_stage
 
 __all__ = ['OneShotState', 'make_optimizer', 'Prepared', 'prepare',
-           'example_input', 'init_state', 'make_train_step', 'restore',
+           'example_input', 'examples_input', 'init_state',
+           'init_key', 'make_train_step', 'fit', 'restore',
            'method_dir', 'evaluate', 'train', 'STAGE_DIR']
 
 # The stage's directory under the workdir (one sub-directory per method).
@@ -144,9 +146,36 @@ def prepare(name: str, config: ml_collections.ConfigDict, workdir: str,
 def example_input(prepared: Prepared, gen: stylegan2.Generator,
                   example) -> Any:
   """The head input of the one-shot example (one generator pass)."""
-  ws = gen.truncate(example.w[None], example.psi)
-  _, feats = gen.synthesis(ws)
-  return jax.jit(prepared.segmenter.make_input)(prepared.frozen, feats)
+  return examples_input(prepared, gen, [example])[0]
+
+
+def _plus_latents(gen: stylegan2.Generator, examples) -> np.ndarray:
+  """Truncated W+ latents [N, num_ws, w_dim] of labelled examples."""
+  num_ws = gen.config.num_ws
+  rows = []
+  for e in examples:
+    w = np.asarray(e.w, np.float32)
+    w = np.broadcast_to(w, (num_ws, w.shape[-1])) if w.ndim == 1 else (
+        w[:num_ws])
+    rows.append(np.asarray(gen.truncate(w[None], e.psi))[0])
+  return np.stack(rows)
+
+
+def examples_input(prepared: Prepared, gen: stylegan2.Generator,
+                   examples) -> tuple[Any, jax.Array]:
+  """(head input, int32 labels [N, R, R]) of N labelled examples.
+
+  One generator pass over the examples stacked on the batch axis (each
+  truncated with its own psi); the head input is made once from it. With
+  one example this is the paper's one-shot input; with several, every
+  training step sees all of them (few-shot).
+  """
+  if not examples:
+    raise ValueError('no labelled example to train on')
+  _, feats = gen.synthesis(jnp.asarray(_plus_latents(gen, examples)))
+  x = jax.jit(prepared.segmenter.make_input)(prepared.frozen, feats)
+  labels = jnp.asarray(np.stack([e.mask for e in examples]), jnp.int32)
+  return x, labels
 
 
 def init_state(prepared: Prepared, tx: optax.GradientTransformation,
@@ -157,6 +186,13 @@ def init_state(prepared: Prepared, tx: optax.GradientTransformation,
                       batch_stats=variables['batch_stats'],
                       opt_state=tx.init(variables['params']),
                       frozen=prepared.frozen)
+
+
+def init_key(config: ml_collections.ConfigDict, name: str) -> jax.Array:
+  """The key a method's head is initialised from (per method, from the
+  config's seed)."""
+  return jax.random.fold_in(jax.random.key(config.seed),
+                            segmenters.METHODS.index(name))
 
 
 def make_train_step(segmenter: segmenters.Segmenter,
@@ -177,6 +213,42 @@ def make_train_step(segmenter: segmenters.Segmenter,
                          batch_stats=stats, opt_state=opt_state), metrics
 
   return jax.jit(step, donate_argnums=(0,))
+
+
+def fit(state: OneShotState, step: Any, x: Any,
+        labels: jax.Array, num_steps: int,
+        progress: Callable[[int, dict[str, float]], Any] | None = None
+        ) -> OneShotState:
+  """Runs `num_steps` training steps in memory (no checkpoints, no logs).
+
+  The stage's steps without its loop: what the interactive labeller runs.
+  Every step is the stage's own (`make_train_step`), so a head fitted here
+  equals one the stage trains from the same state and examples.
+
+  Args:
+    state: the starting state (donated; it carries the frozen inputs).
+    step: from `make_train_step` (reuse it: it is compiled once per input
+      shape).
+    x, labels: from `examples_input`.
+    num_steps: steps to run.
+    progress: called after each step with (steps done, host metrics of
+      that step); raise from it to stop early.
+
+  Returns:
+    The trained state.
+
+  Raises:
+    FloatingPointError: a non-finite loss or gradient.
+  """
+  for done in range(1, num_steps + 1):
+    state, metrics = step(state, x, labels)
+    host = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    if not all(np.isfinite(v) for v in host.values()):
+      raise FloatingPointError(f'non-finite training metrics at step {done}: '
+                               f'{host}')
+    if progress is not None:
+      progress(done, host)
+  return state
 
 
 def restore(name: str, config: ml_collections.ConfigDict, workdir: str,
@@ -226,13 +298,12 @@ def _host(tree: Any) -> Any:
 
 def _train_method(name: str, config: ml_collections.ConfigDict, workdir: str,
                   gen: stylegan2.Generator,
-                  example: labelled_set.OneShotExample,
+                  examples: list[labelled_set.OneShotExample],
                   test: experiment.TestSet | None,
                   tx: optax.GradientTransformation,
                   restart: bool) -> dict[str, Any]:
   o = config.oneshot
-  num_classes = len(example.class_names)
-  labels = jnp.asarray(example.mask, jnp.int32)[None]
+  num_classes = len(examples[0].class_names)
   stage_dir = config_lib.prepare_stage_dir(
       config, 'oneshot', method_dir(workdir, name), restart=restart,
       method=name)
@@ -242,15 +313,14 @@ def _train_method(name: str, config: ml_collections.ConfigDict, workdir: str,
       if ckpt.latest_step() is not None:
         prepared, state = restore(name, config, workdir, gen, num_classes)
       else:
-        prepared = prepare(name, config, workdir, gen, num_classes, example)
+        prepared = prepare(name, config, workdir, gen, num_classes,
+                           examples[0])
         state = None
     except ValueError as e:
       raise config_lib.ConfigError(str(e)) from None
-    x = example_input(prepared, gen, example)
+    x, labels = examples_input(prepared, gen, examples)
     if state is None:
-      state = init_state(
-          prepared, tx, x, jax.random.fold_in(jax.random.key(config.seed),
-                                              segmenters.METHODS.index(name)))
+      state = init_state(prepared, tx, x, init_key(config, name))
     step = make_train_step(prepared.segmenter, tx)
 
     def on_step(done: int, state: OneShotState) -> dict[str, float]:
@@ -299,13 +369,13 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   o = config.oneshot
   methods = config_lib.methods_of(config)
   try:
-    example = experiment.load_oneshot(config, workdir, gen)
+    examples = experiment.load_oneshot_examples(config, workdir, gen)
     test = (experiment.load_test_set(config, workdir)
             if o.eval_every > 0 else None)
   except ValueError as e:
     raise config_lib.ConfigError(str(e)) from None
   tx = make_optimizer(config)
-  out = {name: _train_method(name, config, workdir, gen, example, test, tx,
+  out = {name: _train_method(name, config, workdir, gen, examples, test, tx,
                              restart)
          for name in methods}
   return {'step': o.num_steps,

@@ -69,3 +69,37 @@ def test_a_test_sample_used_as_the_example_leaves_the_test_split(
                                 toy.ground_truth(toy.latents([seed]))[0])
   # Every other sample is still there, in order.
   assert test.seeds.tolist() == [s for s in toy.TEST_SEEDS if s != seed]
+
+
+def test_a_labels_directory_holds_several_examples_in_order(tmp_path):
+  gen = toy.load_generator()
+  z = toy.latents([5, 6, 7])
+  w = np.asarray(gen.mapping(z))
+  masks = toy.ground_truth(z)
+
+  def save(name, i, names=toy.CLASS_NAMES):
+    labelled_set.save_example(tmp_path / 'labels' / name,
+                              labelled_set.OneShotExample(
+                                  w=w[i], psi=1.0, mask=masks[i],
+                                  class_names=names, seed=5 + i))
+  # Written out of order, with names that are not examples.
+  save('example_2.npz', 2)
+  save('example.npz', 0)
+  save('example_1.npz', 1)
+  save('example_01.npz', 2)
+  save('example_x.npz', 2)
+  config = tiny_config(**{'data.oneshot': str(tmp_path / 'labels')})
+  got = experiment.load_oneshot_examples(config, tmp_path, gen)
+  assert [e.seed for e in got] == [5, 6, 7]
+  for e, mask in zip(got, masks):
+    np.testing.assert_array_equal(e.mask, mask)
+  assert experiment.load_oneshot(config, tmp_path, gen).seed == 5
+  # A toy seed is still one example.
+  assert len(experiment.load_oneshot_examples(
+      tiny_config(**{'data.oneshot': 'toy_seed:3'}), tmp_path, gen)) == 1
+  save('example_3.npz', 2, names=toy.CLASS_NAMES[:-1] + ('other',))
+  with pytest.raises(ValueError, match='example_3.npz: class names'):
+    experiment.load_oneshot_examples(config, tmp_path, gen)
+  (tmp_path / 'labels' / 'example.npz').unlink()
+  with pytest.raises(ValueError, match='no example.npz'):
+    experiment.load_oneshot_examples(config, tmp_path, gen)

@@ -245,7 +245,8 @@ def test_cli_deprecated_flags_still_work(tmp_path, exported):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('args,pattern', [
-    ((), 'expected one command of export, import, import_reference; got none'),
+    ((), 'expected one command of serve, export, import, import_reference; '
+         'got none'),
     (('paint',), "got 'paint'"),
     (('export', '--config=configs/tiny.py', '--seed=1'),
      '--out is required for export'),

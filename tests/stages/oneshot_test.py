@@ -109,3 +109,33 @@ def test_evaluate_without_training_fails_and_writes_nothing(tmp_path):
     evaluation.evaluate_workdir(
         _config(**{'oneshot.methods': ('datasetgan',)}), str(tmp_path))
   assert not (tmp_path / 'eval').exists()
+
+
+def test_several_examples_input_equals_each_one_alone(tmp_path):
+  """The few-shot input: one generator pass over stacked examples equals a
+  pass over each example on its own (W and W+ latents, two truncations)."""
+  from stylegan_seg_jax.data import labelled_set  # pylint: disable=g-import-not-at-top
+  gen = toy.load_generator()
+  z = toy.latents([3, 4])
+  w = np.asarray(gen.mapping(z, psi=1.0))
+  w_plus = np.repeat(w[1:2], gen.config.num_ws, 0)
+  w_plus[2:] += 0.3  # a real W+: the later rows differ
+  masks = toy.ground_truth(z)
+  examples = [
+      labelled_set.OneShotExample(w=w[0], psi=1.0, mask=masks[0],
+                                  class_names=toy.CLASS_NAMES),
+      labelled_set.OneShotExample(w=w_plus, psi=0.7, mask=masks[1],
+                                  class_names=toy.CLASS_NAMES)]
+  prepared = oneshot_stage.prepare('repurposegan', _config(), str(tmp_path),
+                                   gen, 8)
+  x, labels = oneshot_stage.examples_input(prepared, gen, examples)
+  for i, e in enumerate(examples):
+    ws = gen.truncate(np.asarray(e.w)[None], e.psi)
+    _, feats = gen.synthesis(ws)
+    alone = prepared.segmenter.make_input(prepared.frozen, feats)
+    for a, b in zip(jax.tree.leaves(x), jax.tree.leaves(alone)):
+      np.testing.assert_allclose(np.asarray(a)[i], np.asarray(b)[0],
+                                 atol=2e-5)
+  np.testing.assert_array_equal(np.asarray(labels), masks)
+  with pytest.raises(ValueError, match='no labelled example'):
+    oneshot_stage.examples_input(prepared, gen, [])

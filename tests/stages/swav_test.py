@@ -143,7 +143,6 @@ def _last_json(out):
                      if line.startswith('{')][-1])
 
 
-@pytest.mark.slow
 def _saved_steps(ckpts):
   return sorted(int(p.name) for p in ckpts.iterdir() if p.name.isdigit())
 
@@ -164,6 +163,7 @@ def _restore(workdir):
                                       abstract)
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
   base = ['--config=configs/tiny.py', '--config.num_steps=8',
           '--config.checkpoint_every=1']
