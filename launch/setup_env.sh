@@ -6,8 +6,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+too_old='import sys; sys.exit(sys.version_info < (3, 11))'
 if [ ! -x .venv/bin/python ]; then
+  if ! "$PYTHON" -c "$too_old" 2> /dev/null; then
+    echo "setup_env: error: $PYTHON is not Python >= 3.11 ($("$PYTHON" --version 2>&1 || echo missing)); set PYTHON=python3.11" >&2
+    exit 1
+  fi
   "$PYTHON" -m venv .venv
+elif ! .venv/bin/python -c "$too_old"; then
+  echo "setup_env: error: .venv has $(.venv/bin/python --version 2>&1); the pinned packages need >= 3.11: delete .venv and rerun with PYTHON=python3.11" >&2
+  exit 1
 fi
 PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 if [ "${1:-}" = "--test" ]; then

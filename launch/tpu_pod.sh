@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
-# Runs one command on every worker of a Cloud TPU VM (pod slice).
+# Runs one tool on every worker of a Cloud TPU VM slice (a pod), multi-host.
 #
-#   bash launch/tpu_pod.sh NAME ZONE train --config=configs/ffhq256.py \
-#       --config.generator_dir=gs://bucket/ffhq --workdir=gs://bucket/run
+#   bash launch/tpu_pod.sh NAME ZONE MODULE [flags]
+#   bash launch/tpu_pod.sh my-v4-32 us-central2-b train \
+#       --config=configs/ffhq256.py --config.generator_dir=/data/ffhq \
+#       --workdir=/data/run --config.batch_size=16
 #
-# 1. copies this checkout (tracked files) to ~/stylegan_seg_jax on all
-#    workers (gcloud compute tpus tpu-vm scp --worker=all);
-# 2. on each worker, in parallel: frees the TPU from stale processes and the
-#    libtpu lockfile, creates .venv if missing (pinned requirements plus
-#    jax[tpu] of the same version), and runs
-#    `python -m stylegan_seg_jax.MODULE ARGS` with distributed init on
-#    (STYLEGAN_SEG_JAX_DISTRIBUTED=1; coordinator, process ids and devices
-#    are auto-detected on Cloud TPU);
-# 3. writes each worker's output to logs/tpu_NAME/worker_I.log and reports
-#    which worker failed first.
-# Environment: PROJECT (gcloud project, optional), WORKERS (worker count;
-# read from `gcloud ... describe` when unset).
+# 1. checks the command line and that every input it names exists here
+#    (the config file, --config.generator_dir, --config.data.oneshot and
+#    --config.data.test_set when they are paths);
+# 2. copies this checkout (tracked files) to ~/stylegan_seg_jax on every
+#    worker (gcloud compute tpus tpu-vm scp --worker=all);
+# 3. sets every worker up, all at once, and waits for all of them: stops
+#    the previous run this launcher started there (its pid file, not a
+#    pattern that could match this very command) and frees the TPU (the
+#    libtpu lockfile), finds or installs Python >= 3.11, creates .venv with
+#    the pinned requirements (plus jax[tpu] of the same version);
+# 4. only then starts the tool on every worker, each in the background of
+#    its own ssh session, with distributed init on
+#    (STYLEGAN_SEG_JAX_DISTRIBUTED=1: coordinator, process ids and devices
+#    are auto-detected on Cloud TPU), so that no worker waits for another's
+#    installation inside jax.distributed.initialize's timeout;
+# 5. writes each worker's output to logs/tpu_NAME/worker_I.log (and the
+#    setup's to setup.log) and reports which worker failed.
+# Environment: PROJECT (gcloud project, optional); WORKERS (worker count;
+# read from `gcloud ... describe` when unset); LOG_DIR (default
+# logs/tpu_NAME); ACCELERATOR (tpu, the
+# default; cpu runs on the workers' CPUs, without jax[tpu]).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 3 ]; then
@@ -24,31 +35,65 @@ if [ $# -lt 3 ]; then
 fi
 name=$1 zone=$2 module=$3
 shift 3
-args=$(printf '%q ' "$@")
+accelerator=${ACCELERATOR:-tpu}
+case "$accelerator" in
+  tpu|cpu) ;;
+  *) echo "tpu_pod: error: ACCELERATOR must be tpu or cpu, got '$accelerator'" >&2
+     exit 2 ;;
+esac
+# Every gcloud call takes these; "${project[@]+"${project[@]}"}" keeps an
+# empty array safe under set -u on bash < 4.4 (macOS).
 project=()
 [ -n "${PROJECT:-}" ] && project=(--project="$PROJECT")
-if [ -z "${WORKERS:-}" ]; then
-  WORKERS=$(gcloud compute tpus tpu-vm describe "$name" --zone="$zone" \
-      "${project[@]}" --format='value(networkEndpoints.len())')
+gc() {
+  gcloud compute tpus tpu-vm "$@" --zone="$zone" \
+      ${project[@]+"${project[@]}"}
+}
+
+# 1. The command line parses and its inputs exist, before any worker is
+#    touched.
+if [ -x .venv/bin/python ]; then
+  py=.venv/bin/python
+else
+  py=python3
 fi
-logdir="logs/tpu_${name}"
+STYLEGAN_SEG_JAX_CHECK_INPUTS=1 PYTHONPATH=. "$py" -m "stylegan_seg_jax.$module" "$@"
+
+if [ -z "${WORKERS:-}" ]; then
+  WORKERS=$(gc describe "$name" --format='value(networkEndpoints.len())')
+fi
+if ! [[ "$WORKERS" =~ ^[1-9][0-9]*$ ]]; then
+  echo "tpu_pod: error: could not read the worker count of $name (got '$WORKERS'); set WORKERS" >&2
+  exit 1
+fi
+logdir="${LOG_DIR:-logs/tpu_${name}}"
 mkdir -p "$logdir"
-bundle=$(mktemp -d)/stylegan_seg_jax.tar.gz
-git ls-files -z | tar --null -czf "$bundle" -T -
-gcloud compute tpus tpu-vm scp "$bundle" "$name":~/stylegan_seg_jax.tar.gz \
-    --zone="$zone" --worker=all "${project[@]}"
-remote="set -e; mkdir -p ~/stylegan_seg_jax; cd ~/stylegan_seg_jax; \
+
+# 2. The code.
+bundle_dir=$(mktemp -d)
+trap 'rm -rf "$bundle_dir"' EXIT
+git ls-files -z | tar --null -czf "$bundle_dir/stylegan_seg_jax.tar.gz" -T -
+gc scp "$bundle_dir/stylegan_seg_jax.tar.gz" "$name":~/stylegan_seg_jax.tar.gz \
+    --worker=all
+
+# 3. Set up every worker; all must succeed before any run starts.
+setup="set -euo pipefail; mkdir -p ~/stylegan_seg_jax; cd ~/stylegan_seg_jax; \
 tar xzf ~/stylegan_seg_jax.tar.gz; \
-sudo pkill -f 'python -m stylegan_seg_jax' || true; \
-sudo rm -f /tmp/libtpu_lockfile; \
-bash launch/setup_env.sh; \
-.venv/bin/python -m pip install -q \"jax[tpu]==\$(.venv/bin/python -c 'import jax; print(jax.__version__)')\" \
-  -f https://storage.googleapis.com/jax-releases/libtpu_releases.html; \
-STYLEGAN_SEG_JAX_DISTRIBUTED=1 .venv/bin/python -m stylegan_seg_jax.${module} ${args}"
+ACCELERATOR=$accelerator bash launch/pod_worker.sh setup"
+echo "setting up $WORKERS worker(s) of $name (log: $logdir/setup.log)"
+if ! gc ssh "$name" --worker=all --command="$setup" > "$logdir/setup.log" 2>&1; then
+  echo "tpu_pod: error: the setup failed on a worker; see $logdir/setup.log" >&2
+  tail -n 5 "$logdir/setup.log" >&2 || true
+  exit 1
+fi
+
+# 4. Start the tool on every worker at once.
+args=$(printf '%q ' "$@")
+start="cd ~/stylegan_seg_jax && exec bash launch/pod_worker.sh run $module $args"
 pids=()
 for ((i = 0; i < WORKERS; i++)); do
-  gcloud compute tpus tpu-vm ssh "$name" --zone="$zone" --worker="$i" \
-      "${project[@]}" --command="$remote" > "$logdir/worker_$i.log" 2>&1 &
+  gc ssh "$name" --worker="$i" --command="$start" \
+      > "$logdir/worker_$i.log" 2>&1 &
   pids+=($!)
 done
 status=0

@@ -23,6 +23,13 @@ def main(argv: list[str]) -> None:
   print(f'wrote {_WORKDIR.value}/{evaluation.EVAL_DIR}')
 
 
+
+def check_inputs() -> None:
+  """The inputs the config names exist (launch/tpu_pod.sh, before start)."""
+  from stylegan_seg_jax.stages import config as config_lib  # pylint: disable=g-import-not-at-top
+  config_lib.check_inputs(_CONFIG.value)
+
+
 if __name__ == '__main__':
   cli.run(main, name='evaluate', distributed=True,
-          required=('config', 'workdir'))
+          required=('config', 'workdir'), check_inputs=check_inputs)

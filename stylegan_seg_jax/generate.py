@@ -35,6 +35,14 @@ def main(argv: list[str]) -> None:
       'complete': result.complete, 'num_examples': result.num_examples}))
 
 
+
+def check_inputs() -> None:
+  """The inputs the config names exist (launch/tpu_pod.sh, before start)."""
+  from stylegan_seg_jax.stages import config as config_lib  # pylint: disable=g-import-not-at-top
+  config_lib.check_inputs(_CONFIG.value)
+
+
 if __name__ == '__main__':
   cli.run(main, name='generate', distributed=True,
-          required=('config', 'workdir', 'out', 'num_samples'))
+          required=('config', 'workdir', 'out', 'num_samples'),
+          check_inputs=check_inputs)

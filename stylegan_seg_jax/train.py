@@ -34,6 +34,14 @@ def main(argv: list[str]) -> None:
   print(json.dumps(runner.summary(result)))
 
 
+
+def check_inputs() -> None:
+  """The inputs the config names exist (launch/tpu_pod.sh, before start)."""
+  from stylegan_seg_jax.stages import config as config_lib  # pylint: disable=g-import-not-at-top
+  config_lib.check_inputs(_CONFIG.value)
+
+
 if __name__ == '__main__':
   cli.run(main, name='train', expected=(FloatingPointError,),
-          distributed=True, required=('config', 'workdir'))
+          distributed=True, required=('config', 'workdir'),
+          check_inputs=check_inputs)

@@ -26,12 +26,14 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 
+import jax
 import ml_collections
 import numpy as np
 
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax import toy
 from stylegan_seg_jax.data import labelled_set
+from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.runtime import pictures
 
 __all__ = ['TestSet', 'load_test_set', 'load_oneshot',
@@ -102,12 +104,17 @@ def build_toy_test_set(data_dir: str | pathlib.Path,
 
 
 def toy_test_set_dir(workdir: str | pathlib.Path) -> pathlib.Path:
-  """The toy test set under the workdir, built (deterministically) if absent."""
+  """The toy test set under the workdir, built (deterministically) if absent.
+
+  With several processes, process 0 builds it and the others wait for it.
+  """
   data_dir = pathlib.Path(workdir) / 'data'
   built = (data_dir / 'labelled_samples' / toy.TEST_SET_NAME /
            labelled_set.VERSION)
   if not (built / 'dataset_info.json').is_file():
-    built = build_toy_test_set(data_dir)
+    if jax.process_index() == 0:
+      build_toy_test_set(data_dir)
+    parallel.sync_processes(f'toy test set {data_dir}')
   return built
 
 

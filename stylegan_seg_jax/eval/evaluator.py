@@ -83,7 +83,7 @@ def evaluate_method(segmenter: segmenters.Segmenter, variables: Any,
   ws = np.asarray(gen.truncate(test.w, test.psi))
   images, labels, unc, seconds = segmentation.segment_all(
       fn, gen.variables, variables, frozen, ws, batch_size,
-      1 if mesh is None else mesh.size, progress)
+      progress=progress, mesh=mesh)
   num_classes = len(test.class_names)
   # Reference XXS heads emit 12 logits: an id beyond the classes is no class.
   labels = np.where(labels < num_classes, labels, 255).astype(np.uint8)

@@ -61,41 +61,70 @@ def make_segment_fn(gen: stylegan2.Generator, segmenter: segmenters.Segmenter,
                  out_shardings=(batch, batch, batch))
 
 
+def _host(x: jax.Array) -> np.ndarray:
+  """The whole value of an output on this host (gathered from every
+  process when the array spans several)."""
+  if x.is_fully_addressable:
+    return np.asarray(x)
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
 def segment_all(fn: Callable[..., Any], gen_vars: Any, variables: Any,
                 frozen: Any, ws: np.ndarray, batch_size: int,
-                num_devices: int = 1, progress=None
+                num_devices: int = 1, progress=None, *,
+                mesh: Mesh | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
   """Runs `fn` over ws in batches; returns host arrays and the timed seconds.
 
   The first batch is run once untimed (compilation); the time covers every
   batch after that warm-up, end to end (`block_until_ready`).
 
+  Multi-host: with a `mesh` over several processes' devices, every process
+  calls this with the same `ws`; each feeds the rows of its own devices,
+  and every process gets the whole result (the same computation as one
+  process with that many devices).
+
   Args:
     fn: from `make_segment_fn`.
     gen_vars, variables, frozen: its first three arguments.
     ws: [N, ...] truncated latents.
     batch_size: images per call (rounded up to a multiple of num_devices).
-    num_devices: devices the batch is sharded over.
+    num_devices: devices the batch is sharded over (the mesh's size when a
+      mesh is given).
     progress: optional callable(n_done) for progress bars.
+    mesh: the mesh `fn` was made with, when it spans several processes.
 
   Returns:
     (images [N, R, R, 3] float32, labels [N, R, R] uint8-compatible int32,
      uncertainty [N], seconds).
   """
+  spans_hosts = mesh is not None and not all(
+      d.process_index == jax.process_index() for d in mesh.devices.flat)
+  if mesh is not None:
+    num_devices = mesh.size
   batch_size = -(-batch_size // num_devices) * num_devices
   n = len(ws)
+  if spans_hosts:
+    rows = NamedSharding(mesh, P(parallel.AXIS))
+    gen_vars, variables, frozen = parallel.replicate(
+        (gen_vars, variables, frozen), mesh)
+    put = lambda a: jax.make_array_from_callback(a.shape, rows,
+                                                 lambda idx: a[idx])
+  else:
+    put = jnp.asarray
 
   def pad(a):  # repeat the last latent up to a full batch
     return np.concatenate([a, np.repeat(a[-1:], batch_size - len(a), 0)])
   jax.block_until_ready(fn(gen_vars, variables, frozen,
-                           jnp.asarray(pad(ws[:batch_size]))))
+                           put(pad(ws[:batch_size]))))
   outs = []
   t0 = time.perf_counter()
   for i in range(0, n, batch_size):
     chunk = ws[i:i + batch_size]
     out = jax.block_until_ready(fn(gen_vars, variables, frozen,
-                                   jnp.asarray(pad(chunk))))
-    outs.append([np.asarray(o)[:len(chunk)] for o in out])
+                                   put(pad(chunk))))
+    outs.append([_host(o)[:len(chunk)] for o in out])
     if progress is not None:
       progress(len(chunk))
   seconds = time.perf_counter() - t0

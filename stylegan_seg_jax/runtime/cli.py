@@ -34,14 +34,19 @@ from absl import logging
 
 from stylegan_seg_jax.runtime.messages import one_line
 
-__all__ = ['UserError', 'UsageError', 'one_line', 'config_flag',
-           'workdir_flag', 'out_flag', 'num_samples_flag', 'seed_flag',
+__all__ = ['CHECK_INPUTS_ENV', 'UserError', 'UsageError', 'one_line',
+           'config_flag', 'workdir_flag', 'out_flag', 'num_samples_flag',
+           'seed_flag',
            'batch_size_flag', 'overwrite_flag', 'deprecated_flag',
            'warn', 'run', 'CHECK_ARGS_ENV', 'EXIT_ERROR', 'EXIT_USAGE']
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 CHECK_ARGS_ENV = 'STYLEGAN_SEG_JAX_CHECK_ARGS'
+# Set to 1: parse the command line, check that the inputs it names exist,
+# print 'inputs ok' and stop (what launch/tpu_pod.sh runs before starting
+# any worker).
+CHECK_INPUTS_ENV = 'STYLEGAN_SEG_JAX_CHECK_INPUTS'
 
 
 class UserError(Exception):
@@ -156,7 +161,8 @@ def run(main: Callable[[list[str]], Any], *, name: str,
         min_args: int = 0, max_args: int | None = 0,
         expected: tuple[type[BaseException], ...] = (),
         distributed: bool = False,
-        required: Sequence[str] = ()) -> None:
+        required: Sequence[str] = (),
+        check_inputs: Callable[[], None] | None = None) -> None:
   """Parses flags, checks arguments, runs `main(argv)` and exits.
 
   Args:
@@ -173,6 +179,9 @@ def run(main: Callable[[list[str]], Any], *, name: str,
       --num_processes, --process_id and initialise multi-host JAX when
       asked.
     required: flags that must be given.
+    check_inputs: raises UserError (one line) when an input the command
+      line names is missing; run instead of `main` when CHECK_INPUTS_ENV
+      is 1.
   """
   initialize = _distributed_flags() if distributed else None
 
@@ -214,6 +223,15 @@ def run(main: Callable[[list[str]], Any], *, name: str,
   def body(argv: list[str]) -> None:
     if os.environ.get(CHECK_ARGS_ENV) == '1':
       print('args ok')
+      return
+    if os.environ.get(CHECK_INPUTS_ENV) == '1':
+      try:
+        if check_inputs is not None:
+          check_inputs()
+      except (UserError, *expected) as e:  # pylint: disable=catching-non-exception
+        print(f'{name}: error: {one_line(e)}', file=sys.stderr, flush=True)
+        sys.exit(EXIT_ERROR)
+      print('inputs ok')
       return
     logging.set_verbosity(logging.WARNING)
     if initialize is not None:

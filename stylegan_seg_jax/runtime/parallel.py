@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = ['AXIS', 'DISTRIBUTED_ENV', 'maybe_initialize_distributed',
            'make_mesh', 'replicate', 'shard_step', 'pmap_step',
-           'pmap_replicate', 'device_index']
+           'pmap_replicate', 'device_index', 'sync_processes']
 
 AXIS = 'data'
 DISTRIBUTED_ENV = 'STYLEGAN_SEG_JAX_DISTRIBUTED'
@@ -44,6 +44,9 @@ def maybe_initialize_distributed(requested: bool = False, **kwargs) -> bool:
     requested: True to initialise (e.g. from a `--distributed` flag).
     **kwargs: passed to `jax.distributed.initialize` (coordinator_address,
       num_processes, process_id, ...; all auto-detected on Cloud TPU).
+      Where none is given, JAX_NUM_PROCESSES and JAX_PROCESS_ID are read
+      from the environment (jax itself reads JAX_COORDINATOR_ADDRESS): how
+      hosts without auto-detection, or an emulated pod, say who they are.
 
   Returns:
     Whether `jax.distributed.initialize` was called.
@@ -53,9 +56,21 @@ def maybe_initialize_distributed(requested: bool = False, **kwargs) -> bool:
   # CPU hosts (tests, CPU clusters) need a collectives backend; the setting
   # does not affect TPU or GPU.
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')
-  jax.distributed.initialize(**{k: v for k, v in kwargs.items()
-                                if v is not None})
+  kwargs = {k: v for k, v in kwargs.items() if v is not None}
+  for key, env in (('num_processes', 'JAX_NUM_PROCESSES'),
+                   ('process_id', 'JAX_PROCESS_ID')):
+    if key not in kwargs and os.environ.get(env, '').isdigit():
+      kwargs[key] = int(os.environ[env])
+  jax.distributed.initialize(**kwargs)
   return True
+
+
+def sync_processes(name: str) -> None:
+  """Waits until every process reaches this point (nothing with one
+  process). `name` must be the same string in every process."""
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    multihost_utils.sync_global_devices(name)
 
 
 def make_mesh(devices: list[Any] | None = None) -> Mesh:

@@ -33,10 +33,12 @@ from stylegan_seg_jax import toy
 from stylegan_seg_jax.method import segmenters
 from stylegan_seg_jax.runtime import cli
 from stylegan_seg_jax.runtime import files
+from stylegan_seg_jax.runtime import parallel
 
 __all__ = ['ConfigError', 'STAGES', 'TOY_GENERATOR', 'stages_of', 'methods_of',
            'load_generator', 'load_generator_dir', 'record_config',
            'stage_settings', 'check_stage_dir', 'prepare_stage_dir',
+           'check_inputs',
            'CONFIG_FILE',
            'SETTINGS_FILE']
 
@@ -166,6 +168,53 @@ def load_generator_dir(name: str | os.PathLike[str],
     raise ConfigError(f'generator {os.fspath(name)!r}: {e}') from None
 
 
+def _exists(path: str) -> bool:
+  """Whether a local or remote (gs://) path exists."""
+  if '://' not in path:
+    return os.path.exists(path)
+  from etils import epath  # pylint: disable=g-import-not-at-top
+  try:
+    return epath.Path(path).exists()
+  except Exception as e:  # pylint: disable=broad-except
+    raise ConfigError(f'cannot check {path!r}: {type(e).__name__}: {e}'
+                      ) from None
+
+
+def check_inputs(config: ml_collections.ConfigDict) -> list[str]:
+  """Checks that the inputs a config names exist, without reading them.
+
+  The generator directory (unless 'toy'), `data.oneshot` when it is a path
+  (a file, or a directory with `example.npz`) and `data.test_set` when it
+  is a directory; local paths or gs:// URLs.
+
+  Returns:
+    The paths checked.
+
+  Raises:
+    ConfigError: the first missing input, named with its config field.
+  """
+  wanted = []
+  if str(config.generator_dir) != TOY_GENERATOR:
+    wanted.append(('generator_dir', os.fspath(config.generator_dir),
+                   stylegan2.storage.CONFIG_FILE))
+  oneshot = str(config.data.oneshot)
+  if not oneshot.startswith(('index:', 'seed:', 'toy_seed:')):
+    wanted.append(('data.oneshot', oneshot, None))
+  test_set = str(config.data.test_set or '')
+  if test_set not in ('', 'toy'):
+    wanted.append(('data.test_set', test_set, 'dataset_info.json'))
+  checked = []
+  for field, path, inside in wanted:
+    if field == 'data.oneshot' and not path.endswith('.npz'):
+      inside = 'example.npz'  # a labels directory
+    target = path.rstrip('/') + '/' + inside if inside else path
+    if not _exists(target):
+      raise ConfigError(f'--config.{field}={path!r}: {target} does not '
+                        'exist (inputs must exist before the workers start)')
+    checked.append(target)
+  return checked
+
+
 def load_generator(config: ml_collections.ConfigDict) -> stylegan2.Generator:
   """The frozen generator of `config.generator_dir` at `config.resolution`."""
   return load_generator_dir(config.generator_dir, config.get('resolution'))
@@ -271,12 +320,6 @@ def check_stage_dir(config: ml_collections.ConfigDict, stage: str,
         'scratch')
 
 
-def _barrier(name: str) -> None:
-  if jax.process_count() > 1:
-    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-    multihost_utils.sync_global_devices(name)
-
-
 def prepare_stage_dir(config: ml_collections.ConfigDict, stage: str,
                       stage_dir: str | os.PathLike[str], *,
                       restart: bool = False,
@@ -302,7 +345,7 @@ def prepare_stage_dir(config: ml_collections.ConfigDict, stage: str,
   if restart:
     if jax.process_index() == 0 and stage_dir.is_dir():
       shutil.rmtree(stage_dir)
-    _barrier(f'restart {stage_dir}')
+    parallel.sync_processes(f'restart {stage_dir}')
   check_stage_dir(config, stage, stage_dir, method)
   stage_dir.mkdir(parents=True, exist_ok=True)
   if jax.process_index() == 0:

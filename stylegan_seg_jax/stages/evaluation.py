@@ -12,7 +12,10 @@ shared evaluator and writes `WORKDIR/eval/`:
 * `<method>_overlay.png`: image | prediction | ground truth rows.
 
 The directory is written to a scratch directory and renamed at the end, so
-a failed evaluation leaves the previous results untouched.
+a failed evaluation leaves the previous results untouched. With several
+processes (multi-host), every process segments its devices' share of each
+batch, every process gets the whole predictions, and process 0 alone writes
+the directory; the numbers equal a single-process run on as many devices.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from stylegan_seg_jax.data import experiment
 from stylegan_seg_jax.eval import evaluator
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import loop
+from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import oneshot
 
@@ -58,12 +62,16 @@ def evaluate_workdir(config: ml_collections.ConfigDict,
       bar.set_postfix(method=prepared.segmenter.name)
       results.append(oneshot.evaluate(prepared, state, gen, test, config,
                                       bar.update))
-  with files.atomic_directory(pathlib.Path(workdir) / EVAL_DIR,
-                              overwrite=True) as out:
-    evaluator.write_report(
-        out, results, test, config.eval.num_overlays,
-        extra={'oneshot': config.data.oneshot,
-               'devices': jax.device_count(),
-               'platform': jax.devices()[0].platform,
-               'steps': {p.segmenter.name: int(s.step) for p, s in restored}})
+  if jax.process_index() == 0:  # every process holds the same results
+    with files.atomic_directory(pathlib.Path(workdir) / EVAL_DIR,
+                                overwrite=True) as out:
+      evaluator.write_report(
+          out, results, test, config.eval.num_overlays,
+          extra={'oneshot': config.data.oneshot,
+                 'devices': jax.device_count(),
+                 'processes': jax.process_count(),
+                 'platform': jax.devices()[0].platform,
+                 'steps': {p.segmenter.name: int(s.step)
+                           for p, s in restored}})
+  parallel.sync_processes(f'evaluate {workdir}')
   return results

@@ -102,6 +102,33 @@ def _settings(config: ml_collections.ConfigDict,
   }
 
 
+def _prepare_out(out: pathlib.Path, settings: dict[str, Any], pi: int,
+                 pc: int, multi_process: bool) -> None:
+  """`generated_set.prepare_out`, by process 0 first when several processes
+  run: the others then only check the record it wrote, and learn of its
+  refusal instead of waiting for it at a barrier."""
+  error = None
+  if pi == 0 or not multi_process:
+    try:
+      generated_set.prepare_out(out, settings)
+    except ValueError as e:
+      error = str(e)
+  if multi_process:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    ok = int(multihost_utils.broadcast_one_to_all(
+        np.int32(error is None)))
+    if pi != 0:
+      if not ok:
+        raise config_lib.ConfigError(
+            f'process 0 refused --out {out} (its log says why)')
+      try:
+        generated_set.prepare_out(out, settings)
+      except ValueError as e:
+        error = str(e)
+  if error is not None:
+    raise config_lib.ConfigError(error)
+
+
 def generate(config: ml_collections.ConfigDict, workdir: str,
              out: str | os.PathLike[str], num_samples: int, *,
              process_index: int | None = None,
@@ -158,10 +185,8 @@ def generate(config: ml_collections.ConfigDict, workdir: str,
   except ValueError as e:
     raise config_lib.ConfigError(str(e)) from None
   settings = _settings(config, plan, psi, gen, g.method, state, class_names)
-  try:
-    generated_set.prepare_out(out, settings)
-  except ValueError as e:
-    raise config_lib.ConfigError(str(e)) from None
+  _prepare_out(out, settings, pi, pc, multi_process=(
+      barrier is None and pc > 1 and jax.process_count() > 1))
   num_classes = len(class_names)
   res = gen.config.resolution
   features = labelled_set.features(res, gen.config.z_dim,

@@ -329,9 +329,10 @@ def _train_method(name: str, config: ml_collections.ConfigDict, workdir: str,
       # The step donates its state: read the frozen inputs from it.
       current = Prepared(prepared.segmenter, state.frozen)
       result = evaluate(current, state, gen, test, config)
-      with files.atomic_file(stage_dir / 'eval.json') as tmp:
-        tmp.write_text(json.dumps({'step': done, 'metrics': result.metrics},
-                                  indent=2))
+      if jax.process_index() == 0:  # the same result in every process
+        with files.atomic_file(stage_dir / 'eval.json') as tmp:
+          tmp.write_text(json.dumps(
+              {'step': done, 'metrics': result.metrics}, indent=2))
       return {f'eval/{k}': v for k, v in result.metrics.items()
               if isinstance(v, float)}
 

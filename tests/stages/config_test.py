@@ -128,3 +128,25 @@ def test_runs_recorded_before_a_field_existed_keep_their_behaviour(tmp_path):
                      match='swav.layer_norm_init: False -> True'):
     config_lib.check_stage_dir(
         tiny_config(**{'swav.layer_norm_init': True}), 'swav', stage)
+
+
+def test_check_inputs_names_the_first_missing_input(tmp_path):
+  from stylegan_seg_jax.data import experiment  # pylint: disable=g-import-not-at-top
+  assert config_lib.check_inputs(tiny_config()) == []  # toy: nothing to read
+  labels = tmp_path / 'labels'
+  labels.mkdir()
+  config = tiny_config(**{'data.oneshot': str(labels)})
+  with pytest.raises(config_lib.ConfigError,
+                     match=r"data\.oneshot=.*example\.npz does not exist"):
+    config_lib.check_inputs(config)
+  (labels / experiment.EXAMPLE_FILE).write_bytes(b'')
+  assert config_lib.check_inputs(config) == [
+      str(labels / experiment.EXAMPLE_FILE)]
+  missing = tmp_path / 'test_set'
+  with pytest.raises(config_lib.ConfigError,
+                     match=r'data\.test_set=.*dataset_info\.json'):
+    config_lib.check_inputs(tiny_config(**{'data.test_set': str(missing)}))
+  with pytest.raises(config_lib.ConfigError, match=r'generator_dir=.*gen'):
+    config_lib.check_inputs(tiny_config(generator_dir=str(tmp_path / 'gen')))
+  assert config_lib.check_inputs(tiny_config(**{
+      'data.oneshot': 'index:3', 'data.test_set': ''})) == []

@@ -200,32 +200,6 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     np.testing.assert_array_equal(x, y)
 
 
-@pytest.mark.slow
-def test_two_processes_agree_with_one(tmp_path):
-  base = ['--config=configs/tiny.py', '--config.num_steps=3']
-  env = {'XLA_FLAGS': '--xla_force_host_platform_device_count=2'}
-  procs = [subprocess.Popen(
-      [sys.executable, '-m', 'stylegan_seg_jax.train', *base,
-       f'--workdir={tmp_path / "mh"}', '--distributed',
-       '--coordinator_address=127.0.0.1:12391', '--num_processes=2',
-       f'--process_id={i}'], cwd=ROOT, stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE, text=True,
-      env=subprocess_env(**env)) for i in range(2)]
-  outs = [p.communicate(timeout=600) for p in procs]
-  for p, (_, err) in zip(procs, outs):
-    assert p.returncode == 0, err[-2000:]
-  r0, r1 = (_last_json(o) for o, _ in outs)
-  assert (r0['process'], r1['process']) == (0, 1)
-  assert r0['param_abs_sum'] == r1['param_abs_sum']
-  single = _cli(*base, f'--workdir={tmp_path / "one"}',
-                env={'XLA_FLAGS': '--xla_force_host_platform_device_count=4'})
-  assert single.returncode == 0, single.stderr
-  s = _last_json(single.stdout)
-  np.testing.assert_allclose(r0['param_abs_sum'], s['param_abs_sum'],
-                             rtol=1e-5)
-  np.testing.assert_allclose(r0['loss'], s['loss'], rtol=1e-4)
-
-
 @pytest.mark.parametrize('override,message', [
     ({'generator_dir': '/nonexistent/gen'},
      "generator checkpoint '/nonexistent/gen' not found"),
