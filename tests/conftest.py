@@ -7,9 +7,12 @@ run an end-to-end chain or compile a whole training step several times;
 `pytest -m "not slow"` is the quick subset.
 """
 
+import atexit
 import os
 import pathlib
 import re
+import shutil
+import tempfile
 
 _FORCE = '--xla_force_host_platform_device_count=8'
 os.environ['XLA_FLAGS'] = ' '.join(
@@ -21,6 +24,14 @@ os.environ['JAX_PLATFORMS'] = 'cpu'
 # small programs (the suite runs about a third faster); set
 # JAX_DISABLE_MOST_OPTIMIZATIONS=0 to test the optimised executables.
 os.environ.setdefault('JAX_DISABLE_MOST_OPTIMIZATIONS', '1')
+# One persistent compilation cache per test session, in a fresh temporary
+# directory: the tests and their subprocesses compile the same small
+# programs many times (a tiny training step in every run of a kill-and-
+# resume test, the same step in several tests), and load them from it.
+_CACHE = tempfile.mkdtemp(prefix='stylegan_seg_jax-tests-jax-cache-')
+atexit.register(shutil.rmtree, _CACHE, True)
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', _CACHE)
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0.3')
 
 import pytest  # noqa: E402  pylint: disable=wrong-import-position
 

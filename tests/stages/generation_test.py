@@ -167,7 +167,7 @@ def _cli(workdir, out, n, extra=()):
 def test_killed_run_resumes_with_no_missing_or_duplicate_seed(
     tiny_workdir, tmp_path):
   env = subprocess_env()
-  out, n = tmp_path / 'ds', 800
+  out, n = tmp_path / 'ds', 400
   bad = subprocess.run(_cli(tiny_workdir, out, 0), cwd=ROOT, env=env,
                        capture_output=True, text=True)
   assert bad.returncode == 1
