@@ -288,7 +288,7 @@ class Session:
                        for e in self.examples],
           'current': self.current,
           'job': dict(self.job),
-          'grid': {k: v for k, v in self.grid.items()},
+          'grid': dict(self.grid),
           'trained_on_current': self._trained is not None and (
               self._trained[0] == self._examples_key()),
       }
@@ -483,17 +483,16 @@ class Session:
       seeds = list(self.grid['seeds'] if seeds is None else seeds)
       trained = self._trained
     z = stylegan2.z_from_seeds(seeds, self.gen.config.z_dim)
-    ws = self.gen.truncate(self.gen.mapping(z, psi=1.0), self.psi)
+    w = np.asarray(self.gen.mapping(z, psi=1.0))
     if trained is None:
-      images = np.stack([labelling.render(self.gen, w[None], self.psi)[0]
-                         for w in np.asarray(self.gen.mapping(z, psi=1.0))])
+      images = labelling.render(self.gen, w, self.psi)
       labels = unc = None
     else:
       state = trained[1]
       out = self._segment(self.gen.variables,
                           {'params': state.params,
                            'batch_stats': state.batch_stats},
-                          state.frozen, ws)
+                          state.frozen, self.gen.truncate(w, self.psi))
       images = pictures.to_uint8(np.asarray(out[0])[..., :3])
       labels = np.asarray(out[1])
       unc = np.asarray(out[2], np.float64)

@@ -4,6 +4,7 @@ and every kind of bad request answered 4xx with nothing changed."""
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -170,11 +171,15 @@ def test_only_its_own_files_are_served(client):
 
 def test_the_training_conflict_and_the_job_error_reach_the_page(client):
   c = client
+  gate = threading.Event()
+  c.session.submit(gate.wait)  # holds the worker: the job stays queued
   assert c.post('/api/train', json={}, headers=H).status_code == 202
-  second = c.post('/api/train', json={}, headers=H)
-  if c.get('/api/session').json()['job']['state'] == 'training':
-    assert second.status_code == 409
-  _wait(c)
+  for url in ('/api/train', '/api/regenerate', '/api/save'):
+    second = c.post(url, json={}, headers=H)
+    assert second.status_code == 409, url
+    assert 'running' in second.json()['error']
+  gate.set()
+  assert _wait(c)['state'] == 'done'
 
   def boom():
     raise FloatingPointError('non-finite loss\n\x1b[31mfake line')
