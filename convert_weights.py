@@ -38,4 +38,5 @@ def main(argv: list[str]) -> None:
 
 if __name__ == '__main__':
   cli.run(main, name='convert_weights', expected=(ValueError, OSError),
-          required=('src', 'out'))
+          required=('src', 'out'),
+          local_paths=('src',))

@@ -21,8 +21,9 @@
 #    (STYLEGAN_SEG_JAX_DISTRIBUTED=1: coordinator, process ids and devices
 #    are auto-detected on Cloud TPU), so that no worker waits for another's
 #    installation inside jax.distributed.initialize's timeout;
-# 5. writes each worker's output to logs/tpu_NAME/worker_I.log (and the
-#    setup's to setup.log) and reports which worker failed.
+# 5. appends each worker's output to logs/tpu_NAME/worker_I.log (and the
+#    setup's to setup.log), each launch under a dated header line, and
+#    reports which worker failed.
 # Environment: PROJECT (gcloud project, optional); WORKERS (worker count;
 # read from `gcloud ... describe` when unset); LOG_DIR (default
 # logs/tpu_NAME); ACCELERATOR (tpu, the
@@ -81,7 +82,9 @@ setup="set -euo pipefail; mkdir -p ~/stylegan_seg_jax; cd ~/stylegan_seg_jax; \
 tar xzf ~/stylegan_seg_jax.tar.gz; \
 ACCELERATOR=$accelerator bash launch/pod_worker.sh setup"
 echo "setting up $WORKERS worker(s) of $name (log: $logdir/setup.log)"
-if ! gc ssh "$name" --worker=all --command="$setup" > "$logdir/setup.log" 2>&1; then
+stamp="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) $module ==="
+echo "$stamp" >> "$logdir/setup.log"
+if ! gc ssh "$name" --worker=all --command="$setup" >> "$logdir/setup.log" 2>&1; then
   echo "tpu_pod: error: the setup failed on a worker; see $logdir/setup.log" >&2
   tail -n 5 "$logdir/setup.log" >&2 || true
   exit 1
@@ -92,8 +95,9 @@ args=$(printf '%q ' "$@")
 start="cd ~/stylegan_seg_jax && exec bash launch/pod_worker.sh run $module $args"
 pids=()
 for ((i = 0; i < WORKERS; i++)); do
+  echo "$stamp" >> "$logdir/worker_$i.log"
   gc ssh "$name" --worker="$i" --command="$start" \
-      > "$logdir/worker_$i.log" 2>&1 &
+      >> "$logdir/worker_$i.log" 2>&1 &
   pids+=($!)
 done
 status=0

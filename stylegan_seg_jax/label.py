@@ -211,4 +211,6 @@ def main(argv: list[str]) -> None:
 
 if __name__ == '__main__':
   cli.run(main, name='label', usage=USAGE, commands=COMMANDS,
-          expected=(ValueError, OSError))
+          expected=(ValueError, OSError),
+          local_paths=('workdir', 'out', 'export', 'mask', 'palette', 'latents',
+                       'labels', 'examples'))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
+import tempfile
 
 import jax
 import ml_collections
@@ -33,6 +34,7 @@ import numpy as np
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax import toy
 from stylegan_seg_jax.data import labelled_set
+from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.runtime import pictures
 
@@ -108,12 +110,19 @@ def toy_test_set_dir(workdir: str | pathlib.Path) -> pathlib.Path:
 
   With several processes, process 0 builds it and the others wait for it.
   """
-  data_dir = pathlib.Path(workdir) / 'data'
+  data_dir = files.as_path(workdir) / 'data'
   built = (data_dir / 'labelled_samples' / toy.TEST_SET_NAME /
            labelled_set.VERSION)
   if not (built / 'dataset_info.json').is_file():
-    if jax.process_index() == 0:
-      build_toy_test_set(data_dir)
+    # Every process loads the generator: orbax's restore is collective.
+    gen = toy.load_generator()
+    if jax.process_index() == 0 and files.is_url(built):
+      # Written locally, uploaded with the file that marks it built last.
+      with tempfile.TemporaryDirectory(prefix='stylegan_seg_jax-') as local:
+        files.copy_tree(build_toy_test_set(local, gen), built,
+                        last=('dataset_info.json',))
+    elif jax.process_index() == 0:
+      build_toy_test_set(data_dir, gen)
     parallel.sync_processes(f'toy test set {data_dir}')
   return built
 
@@ -142,7 +151,8 @@ def load_test_set(config: ml_collections.ConfigDict,
     raise ValueError('data.test_set is not set: evaluation needs a labelled '
                      "test set ('toy', or a TFDS directory from label "
                      'import_reference)')
-  directory = toy_test_set_dir(workdir) if src == 'toy' else pathlib.Path(src)
+  directory = (toy_test_set_dir(workdir) if src == 'toy'
+                 else files.as_path(src))
   if not (directory / 'dataset_info.json').is_file():
     raise ValueError(f'data.test_set {src}: no TFDS dataset there (expected '
                      'a directory with dataset_info.json)')
@@ -197,7 +207,8 @@ def load_oneshot(config: ml_collections.ConfigDict,
         class_names=tuple(toy.CLASS_NAMES), seed=value, image=None)
   if kind in ('index', 'seed'):
     src = config.data.test_set
-    directory = toy_test_set_dir(workdir) if src == 'toy' else pathlib.Path(src)
+    directory = (toy_test_set_dir(workdir) if src == 'toy'
+                 else files.as_path(src))
     source, names, meta = labelled_set.read(directory, 'test')
     if kind == 'index':
       if not 0 <= value < len(source):
@@ -234,7 +245,7 @@ def example_files(directory: str | pathlib.Path) -> list[pathlib.Path]:
   labeller's Save writes for several examples); none without
   `example.npz`.
   """
-  directory = pathlib.Path(directory)
+  directory = files.as_path(directory)
   first = directory / EXAMPLE_FILE
   if not first.is_file():
     return []
@@ -261,7 +272,7 @@ def load_oneshot_examples(config: ml_collections.ConfigDict,
   if kind != 'file':
     return [load_oneshot(config, workdir, gen)]
   spec = config.data.oneshot
-  path = pathlib.Path(value)
+  path = files.as_path(value)
   paths = example_files(path) if path.is_dir() else [path]
   if not paths or not paths[0].is_file():
     what = ('no example.npz in that directory' if path.is_dir()

@@ -135,6 +135,8 @@ def write_shard(path: pathlib.Path, records: Sequence[bytes]) -> None:
 def remove_stale(out: pathlib.Path, plan: ShardPlan,
                  shards: Sequence[int]) -> None:
   """Removes scratch files of `shards` left behind by a killed run."""
+  if files.is_url(out):  # uploads are whole objects: nothing is left behind
+    return
   wanted = {plan.filename(s) for s in shards}
   for stale in out.glob(f'.{DATASET_NAME}-*.tmp-*'):
     if stale.name[1:].split('.tmp-')[0] in wanted:
@@ -162,7 +164,7 @@ def finalize(out: pathlib.Path, plan: ShardPlan, settings: dict[str, Any],
     reader = array_record_module.ArrayRecordReader(os.fspath(path))
     lengths.append(int(reader.num_records()))
     reader.close()
-    num_bytes += path.stat().st_size
+    num_bytes += files.file_size(path)
   split = tfds.core.SplitInfo(name=SPLIT, shard_lengths=lengths,
                               num_bytes=num_bytes)
   meta = {k: settings[k] for k in ('class_names', 'truncation_psi', 'method',

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 import dataclasses
+import io
 import math
 import os
 import pathlib
@@ -297,9 +298,10 @@ def load_example(path: str | os.PathLike[str]) -> OneShotExample:
       class ids out of range (the message names the file).
     OSError: the file cannot be read.
   """
-  path = pathlib.Path(path)
+  path = files.as_path(path)
   try:
-    data = np.load(path, allow_pickle=False)
+    data = np.load(io.BytesIO(path.read_bytes()) if files.is_url(path)
+                   else path, allow_pickle=False)
     if not isinstance(data, np.lib.npyio.NpzFile):
       raise ValueError('a single array, not an .npz archive')
     with data:

@@ -24,6 +24,7 @@ import statistics
 from typing import Any
 
 from stylegan_seg_jax.eval import evaluator
+from stylegan_seg_jax.runtime import files
 
 __all__ = ['load_runs', 'summarize', 'format_summary', 'REPORT_FILE',
            'ABLATION_FILE', 'Variant', 'load_ablation', 'format_ablation']
@@ -42,7 +43,7 @@ def load_runs(workdirs: Sequence[str | pathlib.Path]) -> list[dict[str, Any]]:
   """
   runs = []
   for w in workdirs:
-    path = pathlib.Path(w) / 'eval' / 'metrics.json'
+    path = files.as_path(w) / 'eval' / 'metrics.json'
     if not path.is_file():
       raise ValueError(f'{path} not found (run stylegan_seg_jax.evaluate '
                        'there first)')

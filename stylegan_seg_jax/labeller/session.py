@@ -117,13 +117,14 @@ class Session:
   Raises:
     config_lib.ConfigError: the method cannot be prepared (no trained SwAV
       stage, unknown method, ...) or the starting examples are unusable.
+    ValueError: `workdir` is a URL (the labeller works on local files).
   """
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str,
                *, examples: str | None = None,
                gen: stylegan2.Generator | None = None, seed: int = 0):
     self.config = config
-    self.workdir = pathlib.Path(workdir)
+    self.workdir = files.require_local(workdir, "the labeller's workdir")
     self.gen = gen or config_lib.load_generator(config)
     self.method = str(config.generate.method)
     self.class_names = tuple(str(n) for n in config.data.class_names)

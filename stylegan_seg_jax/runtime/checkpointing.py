@@ -9,11 +9,12 @@ renames it when complete, so a killed run never leaves a corrupt one.
 from __future__ import annotations
 
 import os
-import pathlib
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+
+from stylegan_seg_jax.runtime import files
 
 __all__ = ['save_pytree', 'restore_pytree', 'CheckpointManager',
            'restore_latest']
@@ -28,7 +29,7 @@ def save_pytree(path: str | os.PathLike[str], tree: Any) -> None:
     path: directory to create; must not exist.
     tree: pytree of numpy or jax arrays.
   """
-  path = pathlib.Path(path).absolute()
+  path = files.as_path(path, absolute=True)
   with ocp.StandardCheckpointer() as ckptr:
     ckptr.save(path, tree)
     ckptr.wait_until_finished()
@@ -45,7 +46,7 @@ def restore_pytree(path: str | os.PathLike[str], abstract: Any) -> Any:
   Returns:
     The restored pytree, with the structure of `abstract`.
   """
-  path = pathlib.Path(path).absolute()
+  path = files.as_path(path, absolute=True)
   abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract)
   with ocp.StandardCheckpointer() as ckptr:
     return ckptr.restore(path, abstract)
@@ -62,7 +63,7 @@ class CheckpointManager:
   def __init__(self, directory: str | os.PathLike[str], *,
                max_to_keep: int = 2):
     self._mngr = ocp.CheckpointManager(
-        pathlib.Path(directory).absolute(),
+        files.as_path(directory, absolute=True),
         options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
                                              create=True))
 

@@ -33,6 +33,7 @@ from absl import flags
 from absl import logging
 
 from stylegan_seg_jax.runtime.messages import one_line
+from stylegan_seg_jax.runtime.messages import quote
 
 __all__ = ['CHECK_INPUTS_ENV', 'UserError', 'UsageError', 'one_line',
            'config_flag', 'workdir_flag', 'out_flag', 'num_samples_flag',
@@ -162,6 +163,7 @@ def run(main: Callable[[list[str]], Any], *, name: str,
         expected: tuple[type[BaseException], ...] = (),
         distributed: bool = False,
         required: Sequence[str] = (),
+        local_paths: Sequence[str] = (),
         check_inputs: Callable[[], None] | None = None) -> None:
   """Parses flags, checks arguments, runs `main(argv)` and exits.
 
@@ -179,6 +181,9 @@ def run(main: Callable[[list[str]], Any], *, name: str,
       --num_processes, --process_id and initialise multi-host JAX when
       asked.
     required: flags that must be given.
+    local_paths: path flags this tool reads or writes only on the local
+      filesystem: a URL (`gs://...`) there is a usage error, instead of a
+      directory named `gs:` in the current one.
     check_inputs: raises UserError (one line) when an input the command
       line names is missing; run instead of `main` when CHECK_INPUTS_ENV
       is 1.
@@ -207,6 +212,11 @@ def run(main: Callable[[list[str]], Any], *, name: str,
     missing = [f for f in required if flags.FLAGS[f].value is None]
     if missing:
       _usage_exit(name, usage, f'--{missing[0]} is required')
+    for flag in local_paths:
+      value = flags.FLAGS[flag].value
+      if isinstance(value, str) and '://' in value:
+        _usage_exit(name, usage, f'--{flag} must be a local path, not '
+                    f'{quote(value)} ({name} does not read or write buckets)')
     args = rest[1:]
     if commands is not None:
       if len(args) != 1 or args[0] not in commands:

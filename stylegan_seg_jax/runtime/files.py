@@ -1,10 +1,24 @@
-"""Writes that never leave a half-written file or directory, and hashes.
+"""Paths (local or in a bucket), writes that never leave half a file, hashes.
 
-`atomic_file` and `atomic_directory` hand out a scratch path beside the
-target (same filesystem) and rename it onto the target only when the block
-succeeds; on any exception the scratch path is removed and the target is
-untouched. Scratch names start with `.<name>.tmp-`, so a reader that lists a
-directory can skip them.
+Every path a run reads or writes goes through `as_path`: a local path is a
+`pathlib.Path`, a URL such as `gs://bucket/run` an `etils.epath.Path` (served
+by fsspec; `gcsfs` for `gs://`). Both offer the same methods (`/`, `exists`,
+`is_dir`, `read_text`, `open`, `iterdir`, ...).
+
+`atomic_file` and `atomic_directory` hand out a scratch path and move it
+onto the target only when the block succeeds; on any exception the scratch
+path is removed and the target is untouched.
+
+* Locally the scratch path lies beside the target (same filesystem) and the
+  final step is a rename. Scratch names start with `.<name>.tmp-`, so a
+  reader that lists a directory can skip them.
+* For a URL the scratch path is a local temporary file or directory. A file
+  is then uploaded as one object, which the store creates only when the
+  upload completes (objects are written once, never appended to). A
+  directory is uploaded to a scratch prefix `.<name>.tmp-...` beside the
+  target and copied into place inside the store; a previous directory is
+  first copied aside (`.<name>.old-...`) and deleted only after the new one
+  is complete.
 """
 
 from __future__ import annotations
@@ -16,13 +30,135 @@ import hashlib
 import os
 import pathlib
 import shutil
-from typing import Any
+import tempfile
+from typing import Any, TypeAlias
 import uuid
 
 import numpy as np
 
-__all__ = ['atomic_file', 'atomic_directory', 'check_output_directory',
-           'scratch_name', 'sha256_file', 'tree_sha256']
+__all__ = ['AnyPath', 'is_url', 'as_path', 'require_local', 'file_size',
+           'remove_tree', 'copy_tree', 'atomic_file', 'atomic_directory',
+           'check_output_directory', 'scratch_name', 'sha256_file',
+           'tree_sha256']
+
+# A local path or a URL path (`etils.epath.Path`, e.g. gs://bucket/dir).
+AnyPath: TypeAlias = Any
+
+
+def is_url(path: str | os.PathLike[str]) -> bool:
+  """Whether `path` names an object store location (`scheme://...`)."""
+  return '://' in os.fspath(path)
+
+
+def as_path(path: str | os.PathLike[str], *, absolute: bool = False
+            ) -> AnyPath:
+  """`path` as a `pathlib.Path` (local) or an `etils.epath.Path` (a URL).
+
+  Args:
+    path: a local path or a URL such as `gs://bucket/run`.
+    absolute: make a local path absolute (URLs already are).
+  """
+  if is_url(path):
+    from etils import epath  # pylint: disable=g-import-not-at-top
+    return epath.Path(os.fspath(path))
+  path = pathlib.Path(path)
+  return path.absolute() if absolute else path
+
+
+def require_local(path: str | os.PathLike[str], what: str) -> pathlib.Path:
+  """`path` as a local `pathlib.Path`; a URL is refused with one line.
+
+  Raises:
+    ValueError: `path` is a URL.
+  """
+  if is_url(path):
+    shown = os.fspath(path)
+    shown = shown if len(shown) <= 80 else shown[:77] + '...'
+    raise ValueError(f'{what} must be a local path, not {shown!r} (copy it '
+                     'from the bucket first)')
+  return pathlib.Path(path)
+
+
+def _store(path: str | os.PathLike[str]) -> tuple[Any, str]:
+  """(fsspec filesystem, path inside it) of a URL."""
+  import fsspec  # pylint: disable=g-import-not-at-top
+  return fsspec.core.url_to_fs(os.fspath(path))
+
+
+def _no_listing_cache() -> None:
+  """Several processes write one bucket: a cached listing would hide the
+  objects the others wrote (a finished shard, a checkpoint), so fsspec's
+  object-store filesystems never cache listings here. Runs at import, before
+  epath, orbax or tfds create a filesystem."""
+  try:
+    import fsspec  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return
+  for protocol in ('gcs', 'gs', 's3'):
+    fsspec.config.conf.setdefault(protocol, {}).setdefault(
+        'use_listings_cache', False)
+
+
+_no_listing_cache()
+
+
+def file_size(path: str | os.PathLike[str]) -> int:
+  """Size in bytes of a local file or an object."""
+  if is_url(path):
+    fs, p = _store(path)
+    return int(fs.size(p))
+  return os.path.getsize(path)
+
+
+def remove_tree(path: str | os.PathLike[str]) -> None:
+  """Deletes a directory (local) or every object under a prefix (URL)."""
+  if is_url(path):
+    fs, p = _store(path)
+    if fs.exists(p):
+      fs.rm(p, recursive=True)
+  elif os.path.isdir(path):
+    shutil.rmtree(path)
+
+
+def copy_tree(src: str | os.PathLike[str], dst: AnyPath, *,
+              last: tuple[str, ...] = ()) -> None:
+  """Copies the files under local directory `src` into `dst` (local or URL).
+
+  `dst` is created if needed; files already there with other names stay.
+
+  Args:
+    src: a local directory.
+    dst: the directory (local) or prefix (URL) to copy into.
+    last: relative paths copied after all others (a file whose presence
+      marks the copy complete).
+  """
+  src = pathlib.Path(src)
+  order = sorted((p for p in src.rglob('*') if p.is_file()),
+                 key=lambda p: (p.relative_to(src).as_posix() in last,
+                                p.relative_to(src).as_posix()))
+  for f in order:
+    rel = f.relative_to(src).as_posix()
+    if is_url(dst):
+      _upload(f, as_path(dst) / rel)
+    else:
+      target = pathlib.Path(dst) / rel
+      target.parent.mkdir(parents=True, exist_ok=True)
+      shutil.copyfile(f, target)
+
+
+def _upload(local: pathlib.Path, url: AnyPath) -> None:
+  """Uploads one local file as the object `url` (created whole or not)."""
+  fs, p = _store(url)
+  fs.put_file(os.fspath(local), p)
+
+
+def _move_prefix(fs: Any, src: str, dst: str) -> None:
+  """Copies every object under `src` to `dst` (inside the store), then
+  deletes `src`."""
+  src, dst = src.rstrip('/'), dst.rstrip('/')
+  for obj in sorted(fs.find(src)):
+    fs.copy(obj, dst + obj[len(src):])
+  fs.rm(src, recursive=True)
 
 
 def scratch_name(path: pathlib.Path) -> pathlib.Path:
@@ -51,6 +187,10 @@ def atomic_file(path: str | os.PathLike[str], *,
     FileExistsError: `path` exists and `overwrite` is False.
     IsADirectoryError: `path` is a directory.
   """
+  if is_url(path):
+    with _atomic_object(as_path(path), overwrite) as tmp:
+      yield tmp
+    return
   path = pathlib.Path(path)
   if path.is_dir():
     raise IsADirectoryError(f'{path} is a directory')
@@ -68,6 +208,27 @@ def atomic_file(path: str | os.PathLike[str], *,
   finally:
     if os.path.lexists(tmp):
       tmp.unlink()
+
+
+@contextlib.contextmanager
+def _atomic_object(url: AnyPath, overwrite: bool) -> Iterator[pathlib.Path]:
+  """`atomic_file` for a URL: a local scratch file, uploaded on success.
+
+  Without `overwrite` the existence check is repeated just before the
+  upload (object stores offer no link; a writer racing in that window wins).
+  """
+  if url.is_dir():
+    raise IsADirectoryError(f'{url} is a directory')
+  if not overwrite and url.exists():
+    raise FileExistsError(f'{url} already exists (pass --overwrite to '
+                          'replace)')
+  with tempfile.TemporaryDirectory(prefix='stylegan_seg_jax-') as scratch:
+    tmp = pathlib.Path(scratch) / url.name
+    yield tmp
+    if not overwrite and url.exists():
+      raise FileExistsError(f'{url} appeared while it was being written; it '
+                            'was not replaced')
+    _upload(tmp, url)
 
 
 def _link_no_replace(tmp: pathlib.Path, path: pathlib.Path) -> None:
@@ -103,6 +264,14 @@ def check_output_directory(path: str | os.PathLike[str], *,
       the link, not what it points to), exists and is not a directory, or
       is a non-empty directory and `overwrite` is False.
   """
+  if is_url(path):
+    url = as_path(path)
+    if url.is_file():
+      raise FileExistsError(f'{url} exists and is not a directory')
+    if url.is_dir() and any(url.iterdir()) and not overwrite:
+      raise FileExistsError(f'{url} already exists and is not empty (pass '
+                            '--overwrite to replace)')
+    return url
   path = pathlib.Path(path).absolute()
   if path.is_symlink():
     raise FileExistsError(f'{path} is a symbolic link; give the directory it '
@@ -140,6 +309,13 @@ def atomic_directory(
       that way while the block runs.
   """
   path = check_output_directory(path, overwrite=overwrite)
+  if is_url(path):
+    with tempfile.TemporaryDirectory(prefix='stylegan_seg_jax-') as local:
+      scratch = pathlib.Path(local) / path.name
+      scratch.mkdir()
+      yield scratch
+      _commit_prefix(scratch, path, overwrite)
+    return
   path.parent.mkdir(parents=True, exist_ok=True)
   scratch = scratch_name(path)
   scratch.mkdir()
@@ -188,10 +364,45 @@ def _commit_directory(scratch: pathlib.Path, path: pathlib.Path,
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _commit_prefix(scratch: pathlib.Path, url: AnyPath,
+                   overwrite: bool) -> None:
+  """Uploads `scratch` beside `url`, moves the old `url` aside, copies the
+  upload into place and only then deletes the old one."""
+  fs, target = _store(url)
+  tag = uuid.uuid4().hex[:8]
+  staging = as_path(url).parent / f'.{url.name}.tmp-{tag}'
+  copy_tree(scratch, staging)
+  _, staging_path = _store(staging)
+  appeared = (f'{url} appeared or changed while it was being written; it '
+              'was not replaced')
+  old = None
+  try:
+    if fs.isfile(target):
+      raise FileExistsError(appeared)
+    if fs.isdir(target) and fs.find(target):
+      if not overwrite:
+        raise FileExistsError(appeared + ' (pass --overwrite to replace)')
+      _, old = _store(as_path(url).parent / f'.{url.name}.old-{tag}')
+      _move_prefix(fs, target, old)
+    if fs.find(staging_path):
+      try:
+        _move_prefix(fs, staging_path, target)
+      except Exception:
+        if old is not None:
+          raise OSError(f'{url}: copying the new contents into place failed;'
+                        f' the previous contents are in {old}') from None
+        raise
+  finally:
+    if fs.exists(staging_path):
+      fs.rm(staging_path, recursive=True)
+  if old is not None:
+    fs.rm(old, recursive=True)
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
   """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
   digest = hashlib.sha256()
-  with open(path, 'rb') as f:
+  with as_path(path).open('rb') as f:
     for chunk in iter(lambda: f.read(1 << 20), b''):
       digest.update(chunk)
   return digest.hexdigest()

@@ -2,6 +2,12 @@
 
 Only process 0 writes. `tensorboard --logdir=WORKDIR` reads the events; the
 `metrics.jsonl` copy is for scripts and tests.
+
+In a bucket (a `gs://` workdir) nothing can be appended to: the rows are
+kept in memory (after those of a previous run) and the whole
+`metrics.jsonl` object is rewritten at most every `flush_secs` and on
+`close`, each time as one new object. TensorBoard events go through
+tensorboardX's own object-store writer.
 """
 
 from __future__ import annotations
@@ -10,8 +16,11 @@ from collections.abc import Mapping
 import json
 import os
 import pathlib
+import time
 
 import jax
+
+from stylegan_seg_jax.runtime import files
 
 __all__ = ['MetricWriter']
 
@@ -20,11 +29,21 @@ class MetricWriter:
   """Writes scalars to `workdir/events.*` and `workdir/metrics.jsonl`."""
 
   def __init__(self, workdir: str | os.PathLike[str], *,
-               tensorboard: bool = True):
+               tensorboard: bool = True, flush_secs: float = 30.0):
     self._active = jax.process_index() == 0
     self._tb = None
     self._jsonl = None
+    self._object = None  # a bucket's metrics.jsonl: (path, rows, last flush)
+    self._flush_secs = flush_secs
     if not self._active:
+      return
+    if files.is_url(workdir):
+      path = files.as_path(workdir) / 'metrics.jsonl'
+      rows = path.read_text().splitlines(True) if path.exists() else []
+      self._object = [path, rows, time.monotonic()]
+      if tensorboard:
+        from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+        self._tb = SummaryWriter(os.fspath(workdir), flush_secs=flush_secs)
       return
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -38,13 +57,26 @@ class MetricWriter:
     if not self._active:
       return
     row = {'step': int(step), **{k: float(v) for k, v in scalars.items()}}
-    self._jsonl.write(json.dumps(row) + '\n')
-    self._jsonl.flush()
+    if self._object is not None:
+      self._object[1].append(json.dumps(row) + '\n')
+      if time.monotonic() - self._object[2] >= self._flush_secs:
+        self._flush_object()
+    else:
+      self._jsonl.write(json.dumps(row) + '\n')
+      self._jsonl.flush()
     if self._tb is not None:
       for k, v in scalars.items():
         self._tb.add_scalar(k, float(v), int(step))
 
+  def _flush_object(self) -> None:
+    path, rows, _ = self._object
+    with files.atomic_file(path) as tmp:
+      tmp.write_text(''.join(rows))
+    self._object[2] = time.monotonic()
+
   def close(self) -> None:
+    if self._object is not None:
+      self._flush_object()
     if self._jsonl is not None:
       self._jsonl.close()
     if self._tb is not None:

@@ -21,7 +21,6 @@ from collections.abc import Iterable
 import json
 import os
 import pathlib
-import shutil
 from typing import Any
 
 from absl import logging
@@ -170,11 +169,8 @@ def load_generator_dir(name: str | os.PathLike[str],
 
 def _exists(path: str) -> bool:
   """Whether a local or remote (gs://) path exists."""
-  if '://' not in path:
-    return os.path.exists(path)
-  from etils import epath  # pylint: disable=g-import-not-at-top
   try:
-    return epath.Path(path).exists()
+    return files.as_path(path).exists()
   except Exception as e:  # pylint: disable=broad-except
     raise ConfigError(f'cannot check {path!r}: {type(e).__name__}: {e}'
                       ) from None
@@ -223,7 +219,7 @@ def load_generator(config: ml_collections.ConfigDict) -> stylegan2.Generator:
 def record_config(config: ml_collections.ConfigDict,
                   workdir: str | os.PathLike[str]) -> pathlib.Path:
   """Writes WORKDIR/config.json (process 0, atomically); returns its path."""
-  path = pathlib.Path(workdir) / CONFIG_FILE
+  path = files.as_path(workdir) / CONFIG_FILE
   if jax.process_index() == 0:
     with files.atomic_file(path) as tmp:
       tmp.write_text(config.to_json_best_effort(indent=2))
@@ -293,7 +289,7 @@ def check_stage_dir(config: ml_collections.ConfigDict, stage: str,
     ConfigError: the directory holds checkpoints made with other settings
       (the differing fields are named).
   """
-  stage_dir = pathlib.Path(stage_dir)
+  stage_dir = files.as_path(stage_dir)
   checkpoints = stage_dir / 'checkpoints'
   if not (checkpoints.is_dir() and any(checkpoints.iterdir())):
     return
@@ -341,10 +337,10 @@ def prepare_stage_dir(config: ml_collections.ConfigDict, stage: str,
     ConfigError: the directory holds checkpoints made with other settings
       (the differing fields are named); nothing is changed then.
   """
-  stage_dir = pathlib.Path(stage_dir)
+  stage_dir = files.as_path(stage_dir)
   if restart:
-    if jax.process_index() == 0 and stage_dir.is_dir():
-      shutil.rmtree(stage_dir)
+    if jax.process_index() == 0:
+      files.remove_tree(stage_dir)
     parallel.sync_processes(f'restart {stage_dir}')
   check_stage_dir(config, stage, stage_dir, method)
   stage_dir.mkdir(parents=True, exist_ok=True)

@@ -20,8 +20,6 @@ the directory; the numbers equal a single-process run on as many devices.
 
 from __future__ import annotations
 
-import pathlib
-
 import jax
 import ml_collections
 
@@ -63,7 +61,7 @@ def evaluate_workdir(config: ml_collections.ConfigDict,
       results.append(oneshot.evaluate(prepared, state, gen, test, config,
                                       bar.update))
   if jax.process_index() == 0:  # every process holds the same results
-    with files.atomic_directory(pathlib.Path(workdir) / EVAL_DIR,
+    with files.atomic_directory(files.as_path(workdir) / EVAL_DIR,
                                 overwrite=True) as out:
       evaluator.write_report(
           out, results, test, config.eval.num_overlays,

@@ -172,7 +172,7 @@ def generate(config: ml_collections.ConfigDict, workdir: str,
                                  f'got {g.drop_uncertain}')
   pi = jax.process_index() if process_index is None else process_index
   pc = jax.process_count() if process_count is None else process_count
-  out = pathlib.Path(out).absolute()
+  out = files.as_path(out, absolute=True)
   plan = generated_set.ShardPlan(num_samples, g.seed_start, g.shard_size)
   psi = float(config.views.psi if g.psi is None else g.psi)
 

@@ -61,7 +61,7 @@ class OneShotState:
 
 def method_dir(workdir: str | pathlib.Path, name: str) -> pathlib.Path:
   """`WORKDIR/oneshot/<method>`: the method's checkpoints and metrics."""
-  return pathlib.Path(workdir) / STAGE_DIR / name
+  return files.as_path(workdir) / STAGE_DIR / name
 
 
 def make_optimizer(
@@ -88,7 +88,7 @@ def _swav_frozen(config, workdir, gen, abstract_only: bool = False):
     return model, {'params': abstract.params['head'],
                    'batch_stats': abstract.batch_stats}
   restored = checkpointing.restore_latest(
-      pathlib.Path(workdir) / swav_stage.STAGE_DIR / 'checkpoints', abstract)
+      files.as_path(workdir) / swav_stage.STAGE_DIR / 'checkpoints', abstract)
   if restored is None:
     raise ValueError(f"method 'ours' needs a trained SwAV stage in {workdir} "
                      "(run the training binary with --config.stage=swav first)")

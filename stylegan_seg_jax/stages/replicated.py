@@ -21,6 +21,7 @@ import numpy as np
 
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax.runtime import checkpointing
+from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import loop
 from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stages import config as config_lib
@@ -64,7 +65,8 @@ def run(config: ml_collections.ConfigDict, stage_dir: pathlib.Path,
     seed_offset: folded into `config.seed` for the data key.
 
   Returns:
-    {'step', 'metrics' (last step), 'state' (host copy)}.
+    {'step', 'metrics' (last step), 'state' (host copy), 'resumed_from'
+    (the checkpoint's step the run continued from, 0 for a fresh start)}.
 
   Raises:
     config_lib.ConfigError: an unknown or single-host-only `parallel`.
@@ -101,7 +103,8 @@ def run(config: ml_collections.ConfigDict, stage_dir: pathlib.Path,
   finally:
     ckpt.close()
   final = get(dev_state)
-  return {'step': int(final.step), 'metrics': last, 'state': final}
+  return {'step': int(final.step), 'metrics': last, 'state': final,
+          'resumed_from': 0 if restored is None else int(restored[0])}
 
 
 def train(config: ml_collections.ConfigDict, workdir: str, stage: str,
@@ -124,7 +127,8 @@ def train(config: ml_collections.ConfigDict, workdir: str, stage: str,
       trained with other settings is refused).
 
   Returns:
-    {'step', 'metrics' (last step), 'state' (host copy)}.
+    {'step', 'metrics' (last step), 'state' (host copy), 'resumed_from'
+    (the checkpoint's step the run continued from, 0 for a fresh start)}.
 
   Raises:
     config_lib.ConfigError: the config cannot run, or the stage was trained
@@ -137,6 +141,6 @@ def train(config: ml_collections.ConfigDict, workdir: str, stage: str,
   except ValueError as e:
     raise config_lib.ConfigError(str(e)) from None
   stage_dir = config_lib.prepare_stage_dir(
-      config, stage, pathlib.Path(workdir) / stage, restart=restart)
+      config, stage, files.as_path(workdir) / stage, restart=restart)
   return run(config, stage_dir, stage, gen, state, step_fn,
              num_steps=num_steps, seed_offset=seed_offset)

@@ -19,6 +19,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import oneshot
 from stylegan_seg_jax.stages import simclr
@@ -30,7 +31,7 @@ __all__ = ['train_and_evaluate', 'summary']
 def _stage_dirs(config: ml_collections.ConfigDict, workdir: str,
                 stage: str) -> list[tuple[pathlib.Path, str | None]]:
   """(directory, one-shot method or None) of each part of a stage."""
-  root = pathlib.Path(workdir)
+  root = files.as_path(workdir)
   if stage == 'toy_generator':
     from stylegan_seg_jax.toy import generator_training  # pylint: disable=g-import-not-at-top
     return [(root / generator_training.STAGE_DIR, None)]
@@ -73,7 +74,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     if stage not in restarting:
       for stage_dir, method in _stage_dirs(config, workdir, stage):
         config_lib.check_stage_dir(config, stage, stage_dir, method)
-  pathlib.Path(workdir).mkdir(parents=True, exist_ok=True)
+  files.as_path(workdir).mkdir(parents=True, exist_ok=True)
   config_lib.record_config(config, workdir)
   result: dict[str, Any] = {}
   gen = None
@@ -99,6 +100,8 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
   """The JSON line the training binary prints for a run's result."""
   out = {'process': jax.process_index(), 'step': result['step'],
          **result['metrics']}
+  if 'resumed_from' in result:
+    out['resumed_from'] = result['resumed_from']
   if 'state' in result:
     out['param_abs_sum'] = float(sum(
         np.sum(np.abs(x)) for x in jax.tree.leaves(result['state'].params)))

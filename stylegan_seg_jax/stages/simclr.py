@@ -16,7 +16,6 @@ and resumes like every stage.
 
 from __future__ import annotations
 
-import pathlib
 from typing import Any
 
 import flax
@@ -28,6 +27,7 @@ import optax
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax.method import simclr
 from stylegan_seg_jax.runtime import checkpointing
+from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stages import replicated
 from stylegan_seg_jax.stages import swav as swav_stage
@@ -220,7 +220,7 @@ def restore_frozen(config: ml_collections.ConfigDict, workdir: str,
     return model, {'params': abstract.params,
                    'batch_stats': abstract.batch_stats}
   restored = checkpointing.restore_latest(
-      pathlib.Path(workdir) / STAGE_DIR / 'checkpoints', abstract)
+      files.as_path(workdir) / STAGE_DIR / 'checkpoints', abstract)
   if restored is None:
     raise ValueError(f"method 'hfc_simclr' needs a trained SimCLR stage in "
                      f'{workdir} (run the training binary with '

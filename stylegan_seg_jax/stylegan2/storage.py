@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 import json
 import os
-import pathlib
 from typing import Any
 
 import jax
@@ -77,7 +76,7 @@ def load(path: str | os.PathLike[str],
     FileNotFoundError: not a converted-checkpoint directory.
     ValueError: bad resolution or unsupported format version.
   """
-  path = pathlib.Path(path)
+  path = files.as_path(path)
   cfg_file = path / CONFIG_FILE
   if not cfg_file.is_file():
     raise FileNotFoundError(

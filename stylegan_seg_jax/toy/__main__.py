@@ -76,4 +76,5 @@ def main(argv: list[str]) -> None:
 
 if __name__ == '__main__':
   cli.run(main, name='toy', usage=USAGE, commands=('grid', 'testset', 'report'),
-          expected=(ValueError, OSError))
+          expected=(ValueError, OSError),
+          local_paths=('out',))

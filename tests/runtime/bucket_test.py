@@ -1,0 +1,164 @@
+"""Paths in a bucket (gs://, a local Cloud Storage emulator): atomic files
+and directories, the metrics file, a generator directory, input checks, and
+the tools that refuse bucket paths."""
+
+import json
+import subprocess
+import sys
+import uuid
+
+import jax
+import numpy as np
+import pytest
+
+from stylegan_seg_jax import stylegan2
+from stylegan_seg_jax import toy
+from stylegan_seg_jax.runtime import files
+from stylegan_seg_jax.runtime import metric_writer
+from stylegan_seg_jax.stages import config as config_lib
+from tests.conftest import ROOT
+from tests.conftest import subprocess_env
+from tests.conftest import tiny_config
+from tests.launch import gcs_emulator
+
+BUCKET = 'unit-bucket'
+
+
+@pytest.fixture(scope='module')
+def store():
+  """The emulator's filesystem (no instance or listing cache)."""
+  with gcs_emulator.running(12450, BUCKET) as env, \
+      pytest.MonkeyPatch.context() as mp:
+    for key, value in env.items():
+      mp.setenv(key, value)
+    import fsspec  # pylint: disable=g-import-not-at-top
+    yield fsspec.filesystem('gs', skip_instance_cache=True,
+                            use_listings_cache=False)
+
+
+@pytest.fixture
+def url(store):
+  """A fresh prefix in the bucket."""
+  del store
+  return f'gs://{BUCKET}/{uuid.uuid4().hex[:8]}'
+
+
+def _objects(store, url):
+  prefix = url[len('gs://'):]
+  return sorted(p[len(prefix) + 1:] for p in store.find(prefix))
+
+
+def test_atomic_file_uploads_whole_objects_only_on_success(store, url):
+  with files.atomic_file(f'{url}/a.json') as tmp:
+    assert '://' not in str(tmp)  # a local scratch file
+    tmp.write_text('{"v": 1}')
+    assert _objects(store, url) == []  # nothing until the block succeeds
+  assert store.cat_file(f'{url[5:]}/a.json') == b'{"v": 1}'
+  with pytest.raises(RuntimeError):
+    with files.atomic_file(f'{url}/a.json') as tmp:
+      tmp.write_text('half')
+      raise RuntimeError('killed')
+  assert store.cat_file(f'{url[5:]}/a.json') == b'{"v": 1}'
+  with pytest.raises(FileExistsError, match='already exists'):
+    with files.atomic_file(f'{url}/a.json', overwrite=False) as tmp:
+      tmp.write_text('other')
+  with files.atomic_file(f'{url}/a.json') as tmp:
+    tmp.write_text('{"v": 2}')
+  assert store.cat_file(f'{url[5:]}/a.json') == b'{"v": 2}'
+  assert _objects(store, url) == ['a.json']
+  assert files.file_size(f'{url}/a.json') == 8
+
+
+def test_atomic_directory_replaces_only_a_complete_directory(store, url,
+                                                             monkeypatch):
+  target = f'{url}/eval'
+  with files.atomic_directory(target) as tmp:
+    (tmp / 'sub').mkdir()
+    (tmp / 'sub' / 'x.txt').write_text('old x')
+    (tmp / 'm.json').write_text('old')
+  assert _objects(store, url) == ['eval/m.json', 'eval/sub/x.txt']
+  with pytest.raises(FileExistsError, match='not empty'):
+    with files.atomic_directory(target):
+      pass
+  # A failure inside the block changes nothing.
+  with pytest.raises(RuntimeError):
+    with files.atomic_directory(target, overwrite=True) as tmp:
+      (tmp / 'm.json').write_text('new')
+      raise RuntimeError('killed')
+  assert _objects(store, url) == ['eval/m.json', 'eval/sub/x.txt']
+  # A replacement removes what the new directory does not hold.
+  with files.atomic_directory(target, overwrite=True) as tmp:
+    (tmp / 'm.json').write_text('new')
+  assert _objects(store, url) == ['eval/m.json']
+  assert store.cat_file(f'{target[5:]}/m.json') == b'new'
+  # The copy into place fails: the previous contents stay, named.
+  real = files._move_prefix  # pylint: disable=protected-access
+  calls = []
+
+  def failing(fs, src, dst):
+    calls.append(src)
+    if len(calls) == 2:  # old moved aside; now copying the new one in
+      raise OSError('network down')
+    real(fs, src, dst)
+
+  monkeypatch.setattr(files, '_move_prefix', failing)
+  with pytest.raises(OSError, match=r'previous contents are in .*\.eval\.old-'):
+    with files.atomic_directory(target, overwrite=True) as tmp:
+      (tmp / 'm.json').write_text('newer')
+  kept = [p for p in _objects(store, url) if '.eval.old-' in p]
+  assert len(kept) == 1 and kept[0].endswith('/m.json')
+  assert store.cat_file(f'{url[5:]}/{kept[0]}') == b'new'
+  assert not [p for p in _objects(store, url) if '.tmp-' in p]
+
+
+def test_metrics_are_rewritten_whole_and_kept_on_resume(store, url):
+  writer = metric_writer.MetricWriter(url, tensorboard=False, flush_secs=0)
+  writer.write(1, {'loss': 2.0})
+  writer.write(2, {'loss': 1.5})
+  path = f'{url[5:]}/metrics.jsonl'
+  assert [json.loads(x)['step'] for x in
+          store.cat_file(path).decode().splitlines()] == [1, 2]
+  writer.close()
+  resumed = metric_writer.MetricWriter(url, tensorboard=False,
+                                       flush_secs=3600)
+  resumed.write(3, {'loss': 1.0})
+  # Rows wait for the flush interval (or close), never half-written.
+  assert len(store.cat_file(path).decode().splitlines()) == 2
+  resumed.close()
+  rows = [json.loads(x) for x in store.cat_file(path).decode().splitlines()]
+  assert rows == [{'step': 1, 'loss': 2.0}, {'step': 2, 'loss': 1.5},
+                  {'step': 3, 'loss': 1.0}]
+
+
+def test_a_generator_directory_in_a_bucket(url):
+  gen = toy.load_generator()
+  stylegan2.storage.save(f'{url}/toy_gen', gen.config, gen.variables,
+                         {'source': 'test'})
+  back = stylegan2.load(f'{url}/toy_gen')
+  assert back.config == gen.config and back.metadata == {'source': 'test'}
+  for a, b in zip(jax.tree.leaves(gen.variables),
+                  jax.tree.leaves(back.variables)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  config = tiny_config(generator_dir=f'{url}/toy_gen')
+  assert config_lib.check_inputs(config) == [f'{url}/toy_gen/generator.json']
+  with pytest.raises(config_lib.ConfigError, match='does not exist'):
+    config_lib.check_inputs(tiny_config(generator_dir=f'{url}/missing'))
+
+
+def test_local_only_tools_refuse_a_bucket_path(tmp_path):
+  for argv in (['stylegan_seg_jax.label', 'serve',
+                f'--config={ROOT / "configs" / "tiny.py"}',
+                '--workdir=gs://b/run'],
+               ['stylegan_seg_jax.toy', 'testset', '--out=gs://b/toy']):
+    proc = subprocess.run([sys.executable, '-m', *argv], cwd=tmp_path,
+                          capture_output=True, text=True,
+                          env=subprocess_env())
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert 'must be a local path' in last and "'gs://b/" in last
+    assert not (tmp_path / 'gs:').exists()
+  # The labeller's library entry point too, before loading anything.
+  from stylegan_seg_jax.labeller import session  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match="workdir must be a local path, not "
+                     "'gs://b/run'"):
+    session.Session(tiny_config(), 'gs://b/run')
