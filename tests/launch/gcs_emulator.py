@@ -8,7 +8,13 @@ gcsfs (epath, our own files) through STORAGE_EMULATOR_HOST, tensorstore
 (orbax's array data) through TENSORSTORE_GCS_HTTP_URL, and ArrayRecord's
 C++ reader (tfds data sources) through CLOUD_STORAGE_EMULATOR_ENDPOINT.
 
-Two changes to the emulator, both about what it serves, not what it stores:
+Three changes to the emulator, all about what it serves, not what it
+stores:
+* the object's generation in every download's `x-goog-generation` header
+  (and `x-goog-metageneration`), as Cloud Storage sends it: tensorstore
+  reads it to update a file conditionally (orbax's OCDBT manifest when a
+  checkpoint is written in several steps) and fails with "Malformed
+  StorageGeneration" without it;
 * suffix byte ranges (`Range: bytes=-N`, the last N bytes; RFC 9110 section
   14.1.2), which ArrayRecord's reader uses to read a file's footer and the
   emulator would answer with the whole object;
@@ -67,8 +73,9 @@ def running(port: int, bucket: str):
     proc.wait(timeout=30)
 
 
-def _with_suffix_ranges(download):
-  """`download` that also answers `Range: bytes=-N`."""
+def _served_as_gcs(download):
+  """`download` that also answers `Range: bytes=-N` and sends the object's
+  generation headers."""
 
   def handler(request, response, storage, *args, **kwargs):
     header = request.get_header('range', None) or ''
@@ -80,7 +87,13 @@ def _with_suffix_ranges(download):
       get = request.get_header
       request.get_header = lambda key, default=None: (
           f'bytes={start}-' if key.lower() == 'range' else get(key, default))
-    return download(request, response, storage, *args, **kwargs)
+    result = download(request, response, storage, *args, **kwargs)
+    if response.status in (200, 206):
+      obj = storage.get_file_obj(request.params['bucket_name'],
+                                 request.params['object_id'])
+      response['x-goog-generation'] = str(obj['generation'])
+      response['x-goog-metageneration'] = str(obj.get('metageneration', 1))
+    return result
 
   return handler
 
@@ -92,7 +105,7 @@ def main() -> None:
   args = parser.parse_args()
   from gcp_storage_emulator import server  # pylint: disable=g-import-not-at-top
   from gcp_storage_emulator.handlers import objects  # pylint: disable=g-import-not-at-top
-  patched = _with_suffix_ranges(objects.download)
+  patched = _served_as_gcs(objects.download)
   objects.download = patched  # objects.get calls it for ?alt=media
   server.HANDLERS = tuple(
       (pattern, {verb: patched if fn is objects.download else fn

@@ -111,6 +111,20 @@ def test_atomic_directory_replaces_only_a_complete_directory(store, url,
   assert not [p for p in _objects(store, url) if '.tmp-' in p]
 
 
+def test_the_emulator_serves_generations_for_conditional_writes(url):
+  # Orbax's OCDBT manifest is rewritten conditionally on its generation;
+  # a second writer must see the first one's (real Cloud Storage sends it).
+  import tensorstore as ts  # pylint: disable=g-import-not-at-top
+  spec = {'driver': 'ocdbt', 'base': {
+      'driver': 'gcs', 'bucket': BUCKET, 'path': url[len(f'gs://{BUCKET}/'):]
+      + '/db/'}}
+  ts.KvStore.open(spec).result().write(b'a', b'1').result()
+  second = ts.KvStore.open(spec, context=ts.Context()).result()
+  second.write(b'b', b'2').result()
+  assert second.read(b'a').result().value == b'1'
+  assert second.read(b'b').result().value == b'2'
+
+
 def test_metrics_are_rewritten_whole_and_kept_on_resume(store, url):
   writer = metric_writer.MetricWriter(url, tensorboard=False, flush_secs=0)
   writer.write(1, {'loss': 2.0})
