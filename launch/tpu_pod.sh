@@ -3,12 +3,13 @@
 #
 #   bash launch/tpu_pod.sh NAME ZONE MODULE [flags]
 #   bash launch/tpu_pod.sh my-v4-32 us-central2-b train \
-#       --config=configs/ffhq256.py --config.generator_dir=/data/ffhq \
-#       --workdir=/data/run --config.batch_size=16
+#       --config=configs/ffhq256.py \
+#       --config.generator_dir=gs://my-bucket/generators/ffhq \
+#       --workdir=gs://my-bucket/runs/ffhq256 --config.batch_size=16
 #
-# 1. checks the command line and that every input it names exists here
-#    (the config file, --config.generator_dir, --config.data.oneshot and
-#    --config.data.test_set when they are paths);
+# 1. checks the command line and that every input it names exists, here or
+#    in the bucket (the config file, --config.generator_dir,
+#    --config.data.oneshot and --config.data.test_set when they are paths);
 # 2. copies this checkout (tracked files) to ~/stylegan_seg_jax on every
 #    worker (gcloud compute tpus tpu-vm scp --worker=all);
 # 3. sets every worker up, all at once, and waits for all of them: stops
