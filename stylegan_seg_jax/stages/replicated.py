@@ -39,7 +39,8 @@ def device_count(config: ml_collections.ConfigDict) -> int:
   if config.batch_size % num_devices:
     raise config_lib.ConfigError(
         f'batch_size {config.batch_size} is not divisible by the '
-        f'{num_devices} devices')
+        f'{num_devices} devices: set --config.batch_size to a multiple of '
+        f'{num_devices}')
   return num_devices
 
 

@@ -222,7 +222,8 @@ def test_bad_config_from_the_command_line_is_one_line(tmp_path):
   lines = proc.stderr.strip().splitlines()
   assert len(lines) == 1, proc.stderr
   assert lines[0] == ('train: error: batch_size 3 is not divisible by the 8 '
-                      'devices'), lines
+                      'devices: set --config.batch_size to a multiple of 8'
+                      ), lines
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
