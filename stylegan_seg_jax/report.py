@@ -19,11 +19,10 @@ scores over the seeds, their change from the first variant, and what the
 SwAV run did (loss, relative change of the projection, time per step).
 """
 
-import pathlib
-
 from absl import flags
 
 from stylegan_seg_jax.runtime import cli
+from stylegan_seg_jax.runtime import files
 
 USAGE = ('usage: python -m stylegan_seg_jax.report WORKDIR... [--out=DIR]\n'
          '       python -m stylegan_seg_jax.report --ablation VARIANT_DIR... '
@@ -46,13 +45,12 @@ def main(argv: list[str]) -> None:
     name = summary.REPORT_FILE
   print(text, end='')
   if _OUT.value:
-    out = pathlib.Path(_OUT.value)
+    out = files.as_path(_OUT.value)
     if out.suffix == '.md':  # the old spelling named the file itself
       cli.warn('report', '--out is a directory; naming the file is '
                'deprecated')
     else:
       out = out / name
-    from stylegan_seg_jax.runtime import files  # pylint: disable=g-import-not-at-top
     with files.atomic_file(out) as tmp:
       tmp.write_text(text)
 

@@ -173,7 +173,7 @@ def write(data_dir: str | os.PathLike[str], name: str,
                             file_format='array_record')
   builder.download_and_prepare(
       download_config=tfds.download.DownloadConfig(try_download_gcs=False))
-  return pathlib.Path(builder.data_dir)
+  return files.as_path(builder.data_dir)
 
 
 def read(directory: str | os.PathLike[str], split: str):

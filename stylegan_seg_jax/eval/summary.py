@@ -117,7 +117,7 @@ def load_ablation(variant_dirs: Sequence[str | pathlib.Path]
     ValueError: a directory without a SwAV log or without evaluations.
   """
   out = []
-  for d in map(pathlib.Path, variant_dirs):
+  for d in map(files.as_path, variant_dirs):
     log = d / 'swav_run' / 'swav' / 'metrics.jsonl'
     if not log.is_file():
       raise ValueError(f'{log} not found (train the variant\'s SwAV stage in '

@@ -6,8 +6,9 @@ Only process 0 writes. `tensorboard --logdir=WORKDIR` reads the events; the
 In a bucket (a `gs://` workdir) nothing can be appended to: the rows are
 kept in memory (after those of a previous run) and the whole
 `metrics.jsonl` object is rewritten at most every `flush_secs` and on
-`close`, each time as one new object. TensorBoard events go through
-tensorboardX's own object-store writer.
+`close`, each time as one new object. TensorBoard events are written to a
+local scratch directory and uploaded whole at the same moments (each run
+adds its own `events.*` object; TensorBoard reads them all).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from collections.abc import Mapping
 import json
 import os
 import pathlib
+import shutil
+import tempfile
 import time
+import uuid
 
 import jax
 
@@ -34,6 +38,8 @@ class MetricWriter:
     self._tb = None
     self._jsonl = None
     self._object = None  # a bucket's metrics.jsonl: (path, rows, last flush)
+    self._workdir = workdir
+    self._events = None  # a bucket workdir's local event-file directory
     self._flush_secs = flush_secs
     if not self._active:
       return
@@ -43,7 +49,11 @@ class MetricWriter:
       self._object = [path, rows, time.monotonic()]
       if tensorboard:
         from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-        self._tb = SummaryWriter(os.fspath(workdir), flush_secs=flush_secs)
+        self._events = pathlib.Path(tempfile.mkdtemp(prefix='events-'))
+        # Its own name even when a restart falls in the same second.
+        self._tb = SummaryWriter(os.fspath(self._events),
+                                 flush_secs=flush_secs,
+                                 filename_suffix=f'.{uuid.uuid4().hex[:8]}')
       return
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -72,12 +82,19 @@ class MetricWriter:
     path, rows, _ = self._object
     with files.atomic_file(path) as tmp:
       tmp.write_text(''.join(rows))
+    if self._events is not None:
+      self._tb.flush()
+      files.copy_tree(self._events, self._workdir)
     self._object[2] = time.monotonic()
 
   def close(self) -> None:
+    """Writes what is pending (in a bucket: uploads) and closes the files."""
+    if self._tb is not None:
+      self._tb.close()
     if self._object is not None:
       self._flush_object()
     if self._jsonl is not None:
       self._jsonl.close()
-    if self._tb is not None:
-      self._tb.close()
+    if self._events is not None:
+      shutil.rmtree(self._events, ignore_errors=True)
+      self._events = None

@@ -22,7 +22,6 @@ fidelity report). Settings: `config.toy_generator` (configs/common.py).
 from __future__ import annotations
 
 import functools
-import pathlib
 from typing import Any
 
 import jax
@@ -33,6 +32,7 @@ import optax
 
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax.runtime import checkpointing
+from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import loop
 from stylegan_seg_jax.toy import domain
 from stylegan_seg_jax.toy import faces
@@ -115,7 +115,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     report on held-out latents), 'generator_dir'}.
   """
   t = config.toy_generator
-  stage_dir = pathlib.Path(workdir) / STAGE_DIR
+  stage_dir = files.as_path(workdir) / STAGE_DIR
   stage_dir.mkdir(parents=True, exist_ok=True)
   gcfg = generator_config(config)
   module = stylegan2.StyleGAN2(gcfg)

@@ -39,7 +39,7 @@ def test_a_run_without_evaluation_is_named(tmp_path):
     summary.load_runs([tmp_path])
 
 
-def _variant(tmp_path, name, mious, losses, head_change, steps_per_s):
+def variant(tmp_path, name, mious, losses, head_change, steps_per_s):
   root = tmp_path / name
   log = root / 'swav_run' / 'swav'
   log.mkdir(parents=True)
@@ -57,11 +57,11 @@ def _variant(tmp_path, name, mious, losses, head_change, steps_per_s):
 
 
 def test_ablation_rows_against_the_first_variant(tmp_path):
-  base = _variant(tmp_path, 'random_init', [0.5, 0.7], [9.0], 0.0, 2.0)
+  base = variant(tmp_path, 'random_init', [0.5, 0.7], [9.0], 0.0, 2.0)
   # 40 steps: loss 10 for 20 steps, then 6; first/last 20-step means 10 / 6;
   # 90% of the drop (to 6.4) is first reached by the window ending at step
   # 38 (2 of 20 at 10, 18 at 6: mean 6.4).
-  trained = _variant(tmp_path, 'trained', [0.6, 0.9],
+  trained = variant(tmp_path, 'trained', [0.6, 0.9],
                      [10.0] * 20 + [6.0] * 20, 0.25, 4.0)
   text = summary.format_ablation(summary.load_ablation([base, trained]))
   rows = {line.split(' | ')[0][2:]: line.split(' | ')
@@ -80,7 +80,7 @@ def test_ablation_rows_against_the_first_variant(tmp_path):
 def test_ablation_names_what_is_missing(tmp_path):
   with pytest.raises(ValueError, match='swav_run'):
     summary.load_ablation([tmp_path])
-  root = _variant(tmp_path, 'v', [0.5], [1.0], 0.0, 1.0)
+  root = variant(tmp_path, 'v', [0.5], [1.0], 0.0, 1.0)
   (root / 'seed_0' / 'eval' / 'metrics.json').write_text(json.dumps(
       {'oneshot': 'toy_seed:0', 'num_test': 4, 'methods': {}}))
   with pytest.raises(ValueError, match="'ours' was not evaluated"):
@@ -88,15 +88,15 @@ def test_ablation_names_what_is_missing(tmp_path):
 
 
 def test_ablation_compares_like_with_like(tmp_path):
-  a = _variant(tmp_path, 'a', [0.5, 0.6], [1.0], 0.0, 1.0)
-  b = _variant(tmp_path, 'b', [0.5, 0.6, 0.7], [1.0], 0.0, 1.0)
+  a = variant(tmp_path, 'a', [0.5, 0.6], [1.0], 0.0, 1.0)
+  b = variant(tmp_path, 'b', [0.5, 0.6, 0.7], [1.0], 0.0, 1.0)
   with pytest.raises(ValueError, match='variant b was evaluated on'):
     summary.load_ablation([a, b])
   # Seeds in numeric order: seed_10 after seed_2.
-  c = _variant(tmp_path, 'c', [0.1] * 11, [1.0], 0.0, 1.0)
+  c = variant(tmp_path, 'c', [0.1] * 11, [1.0], 0.0, 1.0)
   runs = summary.load_ablation([c])[0].runs
   assert [r['oneshot'] for r in runs][-2:] == ['toy_seed:9', 'toy_seed:10']
-  empty = _variant(tmp_path, 'e', [0.5], [1.0], 0.0, 1.0)
+  empty = variant(tmp_path, 'e', [0.5], [1.0], 0.0, 1.0)
   (empty / 'swav_run' / 'swav' / 'metrics.jsonl').write_text('')
   with pytest.raises(ValueError, match='metrics.jsonl is empty'):
     summary.load_ablation([empty])

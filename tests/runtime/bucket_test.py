@@ -1,10 +1,12 @@
 """Paths in a bucket (gs://, a local Cloud Storage emulator): atomic files
-and directories, the metrics file, a generator directory, input checks, and
-the tools that refuse bucket paths."""
+and directories, the metrics and TensorBoard files, a generator directory
+(saved, converted), input checks, the report binary, the toy generator's
+training, and the tools that refuse bucket paths."""
 
 import json
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import jax
@@ -13,13 +15,18 @@ import pytest
 
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax import toy
+from stylegan_seg_jax.eval import summary
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import metric_writer
 from stylegan_seg_jax.stages import config as config_lib
+from stylegan_seg_jax.stages import runner
 from tests.conftest import ROOT
 from tests.conftest import subprocess_env
 from tests.conftest import tiny_config
+from tests.convert import hostile_files
+from tests.eval import summary_test
 from tests.launch import gcs_emulator
+from tests.toy import generator_training_test
 
 BUCKET = 'unit-bucket'
 
@@ -144,6 +151,37 @@ def test_metrics_are_rewritten_whole_and_kept_on_resume(store, url):
                   {'step': 3, 'loss': 1.0}]
 
 
+def _scalars(event_file: bytes) -> list[tuple[int, str, float]]:
+  """(step, tag, value) of every scalar in a TensorBoard event file (TFRecord
+  framing: length, its CRC, the Event proto, its CRC)."""
+  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+  out, at = [], 0
+  while at < len(event_file):
+    n = int.from_bytes(event_file[at:at + 8], 'little')
+    event = event_pb2.Event.FromString(event_file[at + 12:at + 12 + n])
+    at += 12 + n + 4
+    out += [(event.step, v.tag, v.simple_value) for v in event.summary.value]
+  return out
+
+
+def test_tensorboard_events_are_uploaded_whole(store, url, tmp_path,
+                                               monkeypatch):
+  monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))
+  events = lambda: [p for p in _objects(store, url) if p.startswith('events.')]
+  for run, first in enumerate((1, 3)):  # a run, then its resumption
+    writer = metric_writer.MetricWriter(url, flush_secs=3600)
+    writer.write(first, {'loss': 2.0})
+    writer.write(first + 1, {'loss': 1.5})
+    assert len(events()) == run  # nothing until the flush (or close)
+    writer.close()
+  assert len(events()) == 2  # one per run, both kept
+  got = sorted(s for e in events()
+               for s in _scalars(store.cat_file(f'{url[5:]}/{e}')))
+  assert not list(tmp_path.iterdir())  # the local event files are gone
+  assert got == [(1, 'loss', 2.0), (2, 'loss', 1.5), (3, 'loss', 2.0),
+                 (4, 'loss', 1.5)]
+
+
 def test_a_generator_directory_in_a_bucket(url):
   gen = toy.load_generator()
   stylegan2.storage.save(f'{url}/toy_gen', gen.config, gen.variables,
@@ -157,6 +195,23 @@ def test_a_generator_directory_in_a_bucket(url):
   assert config_lib.check_inputs(config) == [f'{url}/toy_gen/generator.json']
   with pytest.raises(config_lib.ConfigError, match='does not exist'):
     config_lib.check_inputs(tiny_config(generator_dir=f'{url}/missing'))
+
+
+def test_a_checkpoint_converts_into_a_bucket(url, tmp_path):
+  from stylegan_seg_jax import convert  # pylint: disable=g-import-not-at-top
+  src = tmp_path / 'g.pt'
+  src.write_bytes(hostile_files.rosinality_res4(z=8, w=8, channels=4))
+  convert.convert_file(src, tmp_path / 'local')
+  convert.convert_file(src, f'{url}/gen')
+  local, remote = stylegan2.load(tmp_path / 'local'), stylegan2.load(
+      f'{url}/gen')
+  assert remote.config == local.config
+  for a, b in zip(jax.tree.leaves(local.variables),
+                  jax.tree.leaves(remote.variables)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  with pytest.raises(FileExistsError):  # an existing output is kept
+    convert.convert_file(src, f'{url}/gen')
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['g.pt', 'local']
 
 
 def test_local_only_tools_refuse_a_bucket_path(tmp_path):
@@ -176,3 +231,48 @@ def test_local_only_tools_refuse_a_bucket_path(tmp_path):
   with pytest.raises(ValueError, match="workdir must be a local path, not "
                      "'gs://b/run'"):
     session.Session(tiny_config(), 'gs://b/run')
+
+
+def test_report_reads_and_writes_a_bucket(store, url, tmp_path):
+  local = tmp_path / 'runs'
+  base = summary_test.variant(local, 'random_init', [0.5, 0.7], [9.0], 0.0,
+                              2.0)
+  trained = summary_test.variant(local, 'trained', [0.6, 0.9],
+                                 [10.0] * 20 + [6.0] * 20, 0.25, 4.0)
+  store.put(str(local), f'{url[5:]}/runs', recursive=True)
+  remote = [f'{url}/runs/{v}' for v in ('random_init', 'trained')]
+  # The same tables from the bucket as from the local copy.
+  assert (summary.format_ablation(summary.load_ablation(remote))
+          == summary.format_ablation(summary.load_ablation([base, trained])))
+  seeds = [f'{remote[1]}/seed_{i}' for i in (0, 1)]
+  runs = summary.load_runs([trained / 'seed_0', trained / 'seed_1'])
+  expected = summary.format_summary(summary.summarize(runs), runs)
+  # The binary writes its --out into the bucket, nothing on the local disk.
+  for args, name, text in (
+      (seeds, 'report.md', expected),
+      (['--ablation', *remote], 'ablation.md',
+       summary.format_ablation(summary.load_ablation([base, trained])))):
+    proc = subprocess.run(
+        [sys.executable, '-m', 'stylegan_seg_jax.report', *args,
+         f'--out={url}/tables'], cwd=tmp_path, capture_output=True,
+        text=True, env=subprocess_env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == text
+    assert store.cat_file(f'{url[5:]}/tables/{name}').decode() == text
+    assert not (tmp_path / 'gs:').exists()
+
+
+@pytest.mark.slow
+def test_toy_generator_training_in_a_bucket(store, url, tmp_path,
+                                            monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  config = generator_training_test.small_config(3)
+  result = runner.train_and_evaluate(config, url)
+  stage = f'{url}/toy_generator'
+  assert result['generator_dir'] == f'{stage}/generator'
+  rows = store.cat_file(f'{stage[5:]}/metrics.jsonl').decode().splitlines()
+  assert [json.loads(r)['step'] for r in rows] == [3]
+  assert store.exists(f'{stage[5:]}/checkpoints/3/commit_success.txt')
+  assert stylegan2.load(f'{stage}/generator').metadata[
+      'training_steps'] == 3
+  assert not list(tmp_path.iterdir())  # nothing on the local disk

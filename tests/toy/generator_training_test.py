@@ -10,7 +10,7 @@ from stylegan_seg_jax import toy_training
 from stylegan_seg_jax.stages import runner
 
 
-def _config(num_steps):
+def small_config(num_steps):
   from configs import toy_generator  # pylint: disable=g-import-not-at-top
   config = toy_generator.get_config()
   t = config.toy_generator
@@ -32,7 +32,7 @@ def _steps(stage_dir):
 
 @pytest.mark.slow
 def test_trainer_runs_resumes_and_exports(tmp_path):
-  result = runner.train_and_evaluate(_config(6), str(tmp_path))
+  result = runner.train_and_evaluate(small_config(6), str(tmp_path))
   stage_dir = tmp_path / 'toy_generator'
   rows = [json.loads(line) for line in
           (stage_dir / 'metrics.jsonl').read_text().splitlines()]
@@ -42,7 +42,7 @@ def test_trainer_runs_resumes_and_exports(tmp_path):
   assert gen.metadata['training_steps'] == 6
   assert result['generator_dir'] == str(stage_dir / 'generator')
   # Resume: more steps continue from the last checkpoint (step 6).
-  runner.train_and_evaluate(_config(9), str(tmp_path))
+  runner.train_and_evaluate(small_config(9), str(tmp_path))
   assert _steps(stage_dir) == [3, 6, 9]
   assert stylegan2.load(stage_dir / 'generator').metadata[
       'training_steps'] == 9
