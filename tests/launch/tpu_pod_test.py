@@ -19,6 +19,7 @@ import io
 import json
 import os
 import pathlib
+import shlex
 import shutil
 import signal
 import subprocess
@@ -38,6 +39,32 @@ WORKERS = 2
 FAKE = pathlib.Path(__file__).with_name('fake_gcloud.py')
 BUCKET = 'pod-bucket'
 METHODS = 'ours,datasetgan'
+
+
+def _documented_calls() -> list[tuple[str, list[str]]]:
+  """The launcher calls of docs/pod.md section 2: (module, the flags after
+  `$FLAGS`), in order."""
+  text = (ROOT / 'docs' / 'pod.md').read_text()
+  block = text.split('## 2. One command per stage', 1)[1]
+  block = block.split('```bash\n', 1)[1].split('```', 1)[0]
+  calls = []
+  for line in block.replace('\\\n', ' ').splitlines():
+    words = shlex.split(line, comments=True)
+    if words[:2] == ['bash', 'launch/tpu_pod.sh']:
+      assert words[5] == '$FLAGS', line
+      calls.append((words[4], words[6:]))
+  return calls
+
+
+def _as_tested(flags: list[str], **values: str) -> list[str]:
+  """`flags` with the values of the keys in `values` replaced (dots in
+  a key spelt as '__')."""
+  out = []
+  for flag in flags:
+    key = flag[2:].split('=', 1)[0].replace('.', '__')
+    out.append(f'--{key.replace("__", ".")}={values[key]}'
+               if key in values else flag)
+  return out
 
 
 def _pod(tmp_path: pathlib.Path, port: int,
@@ -154,8 +181,12 @@ def test_the_whole_chain_on_an_emulated_pod_with_a_bucket_workdir(
     stranger = _sleeper('python -m stylegan_seg_jax.train --not-ours')
     (tmp_path / 'pod' / 'worker_0' / 'stylegan_seg_jax' / '.run.pid'
      ).write_text(str(stale.pid))
-    swav = [*common, '--config.stage=swav', '--config.num_steps=10',
-            '--config.checkpoint_every=1']
+    # The calls docs/pod.md gives, with the tiny config's sizes.
+    doc = _documented_calls()
+    assert [module for module, _ in doc] == [
+        'train', 'train', 'evaluate', 'generate']
+    swav = [*common, *_as_tested(doc[0][1], config__batch_size='8'),
+            '--config.num_steps=10', '--config.checkpoint_every=1']
     try:
       proc = _launch(env, 'train', swav, wait=False)
       _kill_when(tmp_path, proc,
@@ -205,11 +236,11 @@ def test_the_whole_chain_on_an_emulated_pod_with_a_bucket_workdir(
     assert steps[-(11 - first):] == list(range(first, 11)), steps
 
     # 2. The one-shot heads, 3. the evaluation, in the bucket.
-    methods = [f'--config.oneshot.methods={METHODS}',
-               '--config.oneshot.num_steps=6']
-    _launch(env, 'train', [*common, '--config.stage=oneshot', *methods])
+    steps = '--config.oneshot.num_steps=6'
+    tested = lambda i: _as_tested(doc[i][1], config__oneshot__methods=METHODS)
+    _launch(env, 'train', [*common, *tested(1), steps])
     assert committed('run/oneshot/ours/checkpoints')[-1] == 6
-    _launch(env, 'evaluate', [*common, *methods])
+    _launch(env, 'evaluate', [*common, *tested(2), steps])
     pod_eval = json.loads(bucket.cat_file(f'{BUCKET}/run/eval/metrics.json'))
     assert not bucket.glob(f'{BUCKET}/run/.eval.*')  # no scratch left
     local = tmp_path / 'downloaded'
@@ -219,7 +250,7 @@ def test_the_whole_chain_on_an_emulated_pod_with_a_bucket_workdir(
       target.write_bytes(bucket.cat_file(obj))
     shutil.rmtree(local / 'eval')  # the reference writes its own
     local_eval = local / 'eval' / 'metrics.json'
-    _one_process('evaluate', ['--config=configs/tiny.py', *methods,
+    _one_process('evaluate', ['--config=configs/tiny.py', *tested(2), steps,
                               f'--workdir={local}'])
     ref = json.loads(local_eval.read_text())
     assert pod_eval['processes'] == 2 and ref['processes'] == 1
@@ -236,8 +267,9 @@ def test_the_whole_chain_on_an_emulated_pod_with_a_bucket_workdir(
 
     # 4. The dataset, killed once two shards are in the bucket, rerun.
     out = f'gs://{BUCKET}/dataset'
-    gen = [*common, *methods, f'--out={out}', '--num_samples=480',
-           '--config.generate.shard_size=24',
+    gen = [*common, *_as_tested(doc[3][1], config__oneshot__methods=METHODS,
+                                num_samples='480', out=out),
+           steps, '--config.generate.shard_size=24',
            '--config.generate.batch_size=8']
     shards = lambda: bucket.glob(f'{BUCKET}/dataset/*.array_record-*')
     proc = _launch(env, 'generate', gen, wait=False)
