@@ -213,4 +213,4 @@ if __name__ == '__main__':
   cli.run(main, name='label', usage=USAGE, commands=COMMANDS,
           expected=(ValueError, OSError),
           local_paths=('workdir', 'out', 'export', 'mask', 'palette', 'latents',
-                       'labels', 'examples'))
+                       'labels', 'examples', 'data_dir'))

@@ -28,7 +28,10 @@ from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.runtime import pictures
 
 __all__ = ['MethodResult', 'evaluate_method', 'write_report',
-           'markdown_table', 'TABLE_METRICS']
+           'markdown_table', 'TABLE_METRICS', 'METRICS_FILE']
+
+# The report's scores, in the eval directory (written last).
+METRICS_FILE = 'metrics.json'
 
 # Columns of the markdown table, in order.
 TABLE_METRICS = ('miou_per_image', 'miou_dataset', 'miou_reference',
@@ -139,7 +142,7 @@ def write_report(out_dir: pathlib.Path, results: Sequence[MethodResult],
       'metric_docs': metrics_lib.METRIC_DOCS, **(extra or {}),
       'methods': {r.name: r.metrics for r in results},
   }
-  (out_dir / 'metrics.json').write_text(json.dumps(payload, indent=2))
+  (out_dir / METRICS_FILE).write_text(json.dumps(payload, indent=2))
   (out_dir / 'metrics.md').write_text(markdown_table(results))
   k = min(num_overlays, len(test))
   for r in results:

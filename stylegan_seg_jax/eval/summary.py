@@ -43,7 +43,7 @@ def load_runs(workdirs: Sequence[str | pathlib.Path]) -> list[dict[str, Any]]:
   """
   runs = []
   for w in workdirs:
-    path = files.as_path(w) / 'eval' / 'metrics.json'
+    path = files.as_path(w) / 'eval' / evaluator.METRICS_FILE
     if not path.is_file():
       raise ValueError(f'{path} not found (run stylegan_seg_jax.evaluate '
                        'there first)')

@@ -23,7 +23,7 @@ Exit status: 0 success, 1 bad input or a failed run, 2 bad command line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 import os
 import sys
 from typing import Any
@@ -32,6 +32,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime.messages import one_line
 from stylegan_seg_jax.runtime.messages import quote
 
@@ -156,6 +157,27 @@ def _usage_exit(name: str, usage: str | None, message: str) -> None:
   sys.exit(EXIT_USAGE)
 
 
+def _url_values(args: Sequence[str]) -> Iterator[tuple[str, str]]:
+  """(where, value) of every flag value, config field and argument that
+  names a URL."""
+  for flag in flags.FLAGS:
+    value = flags.FLAGS[flag].value
+    if hasattr(value, 'to_dict'):
+      stack = [(f'--{flag}', value.to_dict())]
+      while stack:
+        prefix, node = stack.pop()
+        for key, item in node.items():
+          if isinstance(item, dict):
+            stack.append((f'{prefix}.{key}', item))
+          elif isinstance(item, str) and '://' in item:
+            yield f'{prefix}.{key}', item
+    elif isinstance(value, str) and '://' in value:
+      yield f'--{flag}', value
+  for arg in args:
+    if '://' in arg:
+      yield 'argument', arg
+
+
 def run(main: Callable[[list[str]], Any], *, name: str,
         usage: str | None = None,
         commands: Sequence[str] | None = None,
@@ -218,6 +240,11 @@ def run(main: Callable[[list[str]], Any], *, name: str,
         _usage_exit(name, usage, f'--{flag} must be a local path, not '
                     f'{quote(value)} ({name} does not read or write buckets)')
     args = rest[1:]
+    for where, value in _url_values(args):
+      try:
+        files.check_url(value)
+      except files.UnsupportedURLError as e:
+        _usage_exit(name, usage, f'{where}: {e}')
     if commands is not None:
       if len(args) != 1 or args[0] not in commands:
         got = f'{args[0]!r}' if args else 'none'
@@ -250,7 +277,7 @@ def run(main: Callable[[list[str]], Any], *, name: str,
       status = main(argv)
     except UsageError as e:
       _usage_exit(name, usage, str(e))
-    except (UserError, *expected) as e:  # pylint: disable=catching-non-exception
+    except (UserError, files.UnsupportedURLError, *expected) as e:  # pylint: disable=catching-non-exception
       print(f'{name}: error: {one_line(e)}', file=sys.stderr, flush=True)
       sys.exit(EXIT_ERROR)
     sys.exit(status or 0)

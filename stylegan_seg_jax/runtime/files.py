@@ -16,9 +16,10 @@ path is removed and the target is untouched.
   is then uploaded as one object, which the store creates only when the
   upload completes (objects are written once, never appended to). A
   directory is uploaded to a scratch prefix `.<name>.tmp-...` beside the
-  target and copied into place inside the store; a previous directory is
-  first copied aside (`.<name>.old-...`) and deleted only after the new one
-  is complete.
+  target and copied into place inside the store, the files that mark it
+  complete last; a previous directory is first copied aside
+  (`.<name>.old-...`) and deleted only after the new one is complete (moved
+  back if the copy fails).
 """
 
 from __future__ import annotations
@@ -36,13 +37,22 @@ import uuid
 
 import numpy as np
 
-__all__ = ['AnyPath', 'is_url', 'as_path', 'require_local', 'file_size',
-           'remove_tree', 'copy_tree', 'atomic_file', 'atomic_directory',
+from stylegan_seg_jax.runtime.messages import quote
+
+__all__ = ['SCHEMES', 'UnsupportedURLError', 'AnyPath', 'is_url', 'as_path',
+           'check_url', 'require_local', 'file_size', 'remove_tree',
+           'copy_tree', 'atomic_file', 'atomic_directory',
            'check_output_directory', 'scratch_name', 'sha256_file',
            'tree_sha256']
 
 # A local path or a URL path (`etils.epath.Path`, e.g. gs://bucket/dir).
 AnyPath: TypeAlias = Any
+# The object stores whose filesystem is pinned (gcsfs).
+SCHEMES = ('gs',)
+
+
+class UnsupportedURLError(ValueError):
+  """A URL of a store this package does not reach (only `gs://`)."""
 
 
 def is_url(path: str | os.PathLike[str]) -> bool:
@@ -59,10 +69,25 @@ def as_path(path: str | os.PathLike[str], *, absolute: bool = False
     absolute: make a local path absolute (URLs already are).
   """
   if is_url(path):
+    check_url(path)
     from etils import epath  # pylint: disable=g-import-not-at-top
     return epath.Path(os.fspath(path))
   path = pathlib.Path(path)
   return path.absolute() if absolute else path
+
+
+def check_url(path: str | os.PathLike[str]) -> None:
+  """Refuses a URL whose scheme is not one of `SCHEMES`.
+
+  Raises:
+    UnsupportedURLError: e.g. `gcs://...`, `s3://...` or `file://...`.
+  """
+  text = os.fspath(path)
+  scheme = text.split('://', 1)[0]
+  if is_url(text) and scheme not in SCHEMES:
+    raise UnsupportedURLError(
+        f'{quote(text)}: only gs:// URLs are supported (not '
+        f'{quote(scheme + "://", 24)}); a local path has no "://"')
 
 
 def require_local(path: str | os.PathLike[str], what: str) -> pathlib.Path:
@@ -152,11 +177,24 @@ def _upload(local: pathlib.Path, url: AnyPath) -> None:
   fs.put_file(os.fspath(local), p)
 
 
-def _move_prefix(fs: Any, src: str, dst: str) -> None:
+def _move_prefix(fs: Any, src: str, dst: str, *,
+                 last: tuple[str, ...] = ()) -> None:
   """Copies every object under `src` to `dst` (inside the store), then
-  deletes `src`."""
+  deletes `src`.
+
+  The order makes an interrupted copy look incomplete to every reader:
+  deeper objects first (an orbax checkpoint's data before the files beside
+  it), each `commit_success.txt` after its siblings, and the relative paths
+  in `last` (e.g. `generator.json`, `metrics.json`) at the very end.
+  """
   src, dst = src.rstrip('/'), dst.rstrip('/')
-  for obj in sorted(fs.find(src)):
+
+  def order(obj: str) -> tuple[bool, int, bool, str]:
+    rel = obj[len(src) + 1:]
+    return (rel in last, -rel.count('/'),
+            rel.rsplit('/', 1)[-1] == 'commit_success.txt', rel)
+
+  for obj in sorted(fs.find(src), key=order):
     fs.copy(obj, dst + obj[len(src):])
   fs.rm(src, recursive=True)
 
@@ -286,7 +324,8 @@ def check_output_directory(path: str | os.PathLike[str], *,
 
 @contextlib.contextmanager
 def atomic_directory(
-    path: str | os.PathLike[str], *, overwrite: bool = False
+    path: str | os.PathLike[str], *, overwrite: bool = False,
+    last: tuple[str, ...] = ()
 ) -> Iterator[pathlib.Path]:
   """Yields a scratch directory that becomes `path` only if the block succeeds.
 
@@ -300,6 +339,9 @@ def atomic_directory(
   Args:
     path: final directory (`check_output_directory` rules).
     overwrite: replace an existing non-empty `path`; otherwise refuse.
+    last: in a bucket, relative paths copied into place after all others:
+      the files whose presence tells a reader the directory is complete
+      (locally the rename makes it appear whole anyway).
 
   Yields:
     The (empty) scratch directory to fill.
@@ -314,7 +356,7 @@ def atomic_directory(
       scratch = pathlib.Path(local) / path.name
       scratch.mkdir()
       yield scratch
-      _commit_prefix(scratch, path, overwrite)
+      _commit_prefix(scratch, path, overwrite, last)
     return
   path.parent.mkdir(parents=True, exist_ok=True)
   scratch = scratch_name(path)
@@ -364,19 +406,24 @@ def _commit_directory(scratch: pathlib.Path, path: pathlib.Path,
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _commit_prefix(scratch: pathlib.Path, url: AnyPath,
-                   overwrite: bool) -> None:
+def _commit_prefix(scratch: pathlib.Path, url: AnyPath, overwrite: bool,
+                   last: tuple[str, ...]) -> None:
   """Uploads `scratch` beside `url`, moves the old `url` aside, copies the
-  upload into place and only then deletes the old one."""
+  upload into place (`last` at the end) and only then deletes the old one.
+
+  If the copy into place fails, the partial copy is removed and the old
+  contents are moved back; when that fails too, the error names where they
+  are. The upload prefix is removed in every case.
+  """
   fs, target = _store(url)
   tag = uuid.uuid4().hex[:8]
   staging = as_path(url).parent / f'.{url.name}.tmp-{tag}'
-  copy_tree(scratch, staging)
   _, staging_path = _store(staging)
   appeared = (f'{url} appeared or changed while it was being written; it '
               'was not replaced')
   old = None
   try:
+    copy_tree(scratch, staging)
     if fs.isfile(target):
       raise FileExistsError(appeared)
     if fs.isdir(target) and fs.find(target):
@@ -386,15 +433,26 @@ def _commit_prefix(scratch: pathlib.Path, url: AnyPath,
       _move_prefix(fs, target, old)
     if fs.find(staging_path):
       try:
-        _move_prefix(fs, staging_path, target)
-      except Exception:
-        if old is not None:
-          raise OSError(f'{url}: copying the new contents into place failed;'
-                        f' the previous contents are in {old}') from None
-        raise
+        _move_prefix(fs, staging_path, target, last=last)
+      except Exception as e:
+        failed = f'{url}: copying the new contents into place failed ({e})'
+        try:
+          if fs.exists(target):
+            fs.rm(target, recursive=True)
+          if old is not None:
+            _move_prefix(fs, old, target)
+        except Exception:  # pylint: disable=broad-except
+          raise OSError(failed + (
+              f'; the previous contents are in {old}' if old is not None
+              else f'; remove what was copied to {url}')) from None
+        raise OSError(failed + ('; the previous contents are back in place'
+                                if old is not None else '')) from None
   finally:
-    if fs.exists(staging_path):
-      fs.rm(staging_path, recursive=True)
+    try:
+      if fs.exists(staging_path):
+        fs.rm(staging_path, recursive=True)
+    except Exception:  # pylint: disable=broad-except
+      pass  # best effort; a failure above is the one to report
   if old is not None:
     fs.rm(old, recursive=True)
 

@@ -62,7 +62,8 @@ def evaluate_workdir(config: ml_collections.ConfigDict,
                                       bar.update))
   if jax.process_index() == 0:  # every process holds the same results
     with files.atomic_directory(files.as_path(workdir) / EVAL_DIR,
-                                overwrite=True) as out:
+                                overwrite=True,
+                                last=(evaluator.METRICS_FILE,)) as out:
       evaluator.write_report(
           out, results, test, config.eval.num_overlays,
           extra={'oneshot': config.data.oneshot,

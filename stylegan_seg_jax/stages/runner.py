@@ -63,12 +63,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     the toy generator.
 
   Raises:
-    config_lib.ConfigError: an invalid config, or a stage trained with other
-      settings (before anything is written).
+    config_lib.ConfigError: an invalid config, a stage trained with other
+      settings, or the toy generator in a multi-process run (before
+      anything is written).
     FloatingPointError: a non-finite loss or gradient.
   """
   stages = config_lib.stages_of(config)
   listed = config_lib.stages_of(config, dependencies=False)
+  if 'toy_generator' in stages and jax.process_count() > 1:
+    # One small model on one device: several hosts would only race to
+    # write the same checkpoints and generator.
+    raise config_lib.ConfigError(
+        'the toy_generator stage trains on one host: run it without '
+        f'--distributed (this run has {jax.process_count()} processes)')
   restarting = {s for s in stages if restart and s in listed}
   for stage in stages:
     if stage not in restarting:

@@ -54,7 +54,8 @@ def save(path: str | os.PathLike[str], config: GeneratorConfig,
   variables = jax.tree.map(lambda a: np.asarray(a, np.float32), variables)
   doc = {'format_version': FORMAT_VERSION, 'config': config.to_json(),
          'metadata': dict(metadata or {})}
-  with files.atomic_directory(path, overwrite=overwrite) as tmp:
+  with files.atomic_directory(path, overwrite=overwrite,
+                              last=(CONFIG_FILE,)) as tmp:
     checkpointing.save_pytree(tmp / VARIABLES_DIR, variables)
     (tmp / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True))
 

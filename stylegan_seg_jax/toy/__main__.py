@@ -77,4 +77,4 @@ def main(argv: list[str]) -> None:
 if __name__ == '__main__':
   cli.run(main, name='toy', usage=USAGE, commands=('grid', 'testset', 'report'),
           expected=(ValueError, OSError),
-          local_paths=('out',))
+          local_paths=('out', 'data_dir'))

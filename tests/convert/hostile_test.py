@@ -10,6 +10,7 @@ ran and that nothing was written at or beside --out.
 
 import errno
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -285,31 +286,43 @@ def test_refused_in_process(tmp_path, monkeypatch, name):
   assert not (tmp_path / MARKER).exists()
 
 
-# Sets the limits, then becomes the command: no Python runs between fork and
-# exec in the (multithreaded) test process.
-_LIMITED = ('import os, resource, sys; '
-            'resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30)); '
-            'resource.setrlimit(resource.RLIMIT_CPU, (120, 120)); '
-            'os.execv(sys.argv[1], sys.argv[1:])')
+# A small process that sets the limits, forks the command and writes its
+# peak RSS (KiB) to argv[1]. A child of the (large) test process itself would
+# report the test process's resident size at the fork as its own peak: the
+# kernel keeps the high-water mark across exec. No Python runs between fork
+# and exec in the test process.
+_LIMITED = """
+import os, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+resource.setrlimit(resource.RLIMIT_CPU, (120, 120))
+pid = os.fork()
+if pid == 0:
+  os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], 'w') as f:
+  f.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
 
 
 def _run_limited(args, cwd, timeout=180):
   """Runs a command under the limits; (exit code, stderr, peak RSS MiB, s)."""
-  err = cwd / 'stderr.txt'
+  err, peak = cwd / 'stderr.txt', cwd.parent / 'peak_kib.txt'
   with open(err, 'wb') as stderr:
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, '-c', _LIMITED, *args],
+    proc = subprocess.Popen([sys.executable, '-c', _LIMITED, str(peak), *args],
                             stdout=subprocess.DEVNULL, stderr=stderr,
-                            cwd=cwd, env=subprocess_env())
-    timer = threading.Timer(timeout, proc.kill)
+                            cwd=cwd, env=subprocess_env(),
+                            start_new_session=True)
+    timer = threading.Timer(timeout, os.killpg, (proc.pid, signal.SIGKILL))
     timer.start()
     try:
-      _, status, usage = os.wait4(proc.pid, 0)
+      proc.wait()
     finally:
       timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
   return (proc.returncode, err.read_text(errors='replace'),
-          usage.ru_maxrss / 1024, time.monotonic() - start)
+          int(peak.read_text()) / 1024, time.monotonic() - start)
 
 
 @pytest.mark.slow

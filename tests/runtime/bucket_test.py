@@ -98,24 +98,76 @@ def test_atomic_directory_replaces_only_a_complete_directory(store, url,
     (tmp / 'm.json').write_text('new')
   assert _objects(store, url) == ['eval/m.json']
   assert store.cat_file(f'{target[5:]}/m.json') == b'new'
-  # The copy into place fails: the previous contents stay, named.
+  # The copy into place fails: the partial copy goes, the previous
+  # contents come back.
   real = files._move_prefix  # pylint: disable=protected-access
   calls = []
 
-  def failing(fs, src, dst):
+  def failing(fs, src, dst, *, fail=(2,), **kwargs):
     calls.append(src)
-    if len(calls) == 2:  # old moved aside; now copying the new one in
+    if len(calls) in fail:  # 1: old aside, 2: the new one in, 3: old back
+      fs.copy(fs.find(src)[0], dst + '/partial')
       raise OSError('network down')
-    real(fs, src, dst)
+    real(fs, src, dst, **kwargs)
 
   monkeypatch.setattr(files, '_move_prefix', failing)
+  with pytest.raises(OSError, match='network down.*previous contents are '
+                     'back in place'):
+    with files.atomic_directory(target, overwrite=True) as tmp:
+      (tmp / 'm.json').write_text('newer')
+  assert _objects(store, url) == ['eval/m.json']
+  assert store.cat_file(f'{target[5:]}/m.json') == b'new'
+  # Moving them back fails too: the error says where they are.
+  calls.clear()
+  monkeypatch.setattr(files, '_move_prefix',
+                      lambda *a, **k: failing(*a, fail=(2, 3), **k))
   with pytest.raises(OSError, match=r'previous contents are in .*\.eval\.old-'):
     with files.atomic_directory(target, overwrite=True) as tmp:
       (tmp / 'm.json').write_text('newer')
   kept = [p for p in _objects(store, url) if '.eval.old-' in p]
-  assert len(kept) == 1 and kept[0].endswith('/m.json')
+  assert [k.split('/', 1)[1] for k in kept] == ['m.json']
   assert store.cat_file(f'{url[5:]}/{kept[0]}') == b'new'
   assert not [p for p in _objects(store, url) if '.tmp-' in p]
+  # A first write that fails leaves nothing behind.
+  calls.clear()
+  monkeypatch.setattr(files, '_move_prefix',
+                      lambda *a, **k: failing(*a, fail=(1,), **k))
+  with pytest.raises(OSError, match='network down'):
+    with files.atomic_directory(f'{url}/fresh') as tmp:
+      (tmp / 'm.json').write_text('x')
+  assert not [p for p in _objects(store, url) if 'fresh' in p]
+
+
+class _RecordingStore:
+  """The fsspec calls `_move_prefix` makes, on a list of object names."""
+
+  def __init__(self, names):
+    self.names, self.copied = names, []
+
+  def find(self, prefix):
+    return [n for n in self.names if n.startswith(prefix + '/')]
+
+  def copy(self, src, dst):
+    self.copied.append(src)
+
+  def rm(self, prefix, recursive):
+    assert recursive and len(self.copied) == len(self.names)
+
+
+def test_an_interrupted_copy_lacks_the_files_that_mark_it_complete():
+  names = ['s/generator.json', 's/variables/_METADATA',
+           's/variables/commit_success.txt', 's/variables/d/abc',
+           's/variables/manifest.ocdbt', 's/variables/ocdbt.process_0/d/x',
+           's/variables/ocdbt.process_0/manifest.ocdbt', 's/z.png']
+  fs = _RecordingStore(names)
+  files._move_prefix(fs, 's', 't', last=('generator.json',))  # pylint: disable=protected-access
+  # Hand-ordered: deepest first, the orbax marker after its siblings, the
+  # named marker at the very end.
+  assert fs.copied == [
+      's/variables/ocdbt.process_0/d/x',
+      's/variables/d/abc', 's/variables/ocdbt.process_0/manifest.ocdbt',
+      's/variables/_METADATA', 's/variables/manifest.ocdbt',
+      's/variables/commit_success.txt', 's/z.png', 's/generator.json']
 
 
 def test_the_emulator_serves_generations_for_conditional_writes(url):
@@ -218,7 +270,12 @@ def test_local_only_tools_refuse_a_bucket_path(tmp_path):
   for argv in (['stylegan_seg_jax.label', 'serve',
                 f'--config={ROOT / "configs" / "tiny.py"}',
                 '--workdir=gs://b/run'],
-               ['stylegan_seg_jax.toy', 'testset', '--out=gs://b/toy']):
+               ['stylegan_seg_jax.toy', 'testset', '--out=gs://b/toy'],
+               # The first release's spelling of --out too.
+               ['stylegan_seg_jax.toy', 'testset', '--data_dir=gs://b/toy'],
+               ['stylegan_seg_jax.label', 'import_reference',
+                '--latents=l.pt', '--labels=m.pt', '--name=n',
+                '--data_dir=gs://b/data']):
     proc = subprocess.run([sys.executable, '-m', *argv], cwd=tmp_path,
                           capture_output=True, text=True,
                           env=subprocess_env())
@@ -233,6 +290,7 @@ def test_local_only_tools_refuse_a_bucket_path(tmp_path):
     session.Session(tiny_config(), 'gs://b/run')
 
 
+@pytest.mark.slow
 def test_report_reads_and_writes_a_bucket(store, url, tmp_path):
   local = tmp_path / 'runs'
   base = summary_test.variant(local, 'random_init', [0.5, 0.7], [9.0], 0.0,
@@ -276,3 +334,22 @@ def test_toy_generator_training_in_a_bucket(store, url, tmp_path,
   assert stylegan2.load(f'{stage}/generator').metadata[
       'training_steps'] == 3
   assert not list(tmp_path.iterdir())  # nothing on the local disk
+
+
+def test_other_url_schemes_are_refused_in_one_line(tmp_path):
+  with pytest.raises(files.UnsupportedURLError, match="only gs:// URLs"):
+    files.as_path('gcs://b/run')
+  tiny = f'--config={ROOT / "configs" / "tiny.py"}'
+  for argv, where in (
+      (['train', tiny, '--workdir=gcs://b/run'], '--workdir'),
+      (['train', tiny, '--workdir=w', '--config.generator_dir=s3://b/g'],
+       '--config.generator_dir'),
+      (['report', 'file:///tmp/run'], 'argument')):
+    proc = subprocess.run([sys.executable, '-m', f'stylegan_seg_jax.{argv[0]}',
+                           *argv[1:]], cwd=tmp_path, capture_output=True,
+                          text=True, env=subprocess_env())
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'{argv[0]}: error: {where}'), last
+    assert 'only gs:// URLs are supported' in last, last
+    assert not list(tmp_path.iterdir())

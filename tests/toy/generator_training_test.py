@@ -7,6 +7,7 @@ import pytest
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax import toy
 from stylegan_seg_jax import toy_training
+from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import runner
 
 
@@ -57,3 +58,11 @@ def test_deprecated_command_line_is_translated():
       '--config.toy_generator.num_steps=20',
       '--config.toy_generator.w_dim=16',
       '--config.toy_generator.eval_every=10', '--config.seed=1']
+
+
+def test_refused_in_a_multi_process_run(tmp_path, monkeypatch):
+  monkeypatch.setattr(runner.jax, 'process_count', lambda: 2)
+  with pytest.raises(config_lib.ConfigError,
+                     match='toy_generator stage trains on one host'):
+    runner.train_and_evaluate(small_config(3), str(tmp_path / 'w'))
+  assert not (tmp_path / 'w').exists()  # nothing written
