@@ -27,7 +27,6 @@ import dataclasses
 import pathlib
 import tempfile
 
-import jax
 import ml_collections
 import numpy as np
 
@@ -116,14 +115,17 @@ def toy_test_set_dir(workdir: str | pathlib.Path) -> pathlib.Path:
   if not (built / 'dataset_info.json').is_file():
     # Every process loads the generator: orbax's restore is collective.
     gen = toy.load_generator()
-    if jax.process_index() == 0 and files.is_url(built):
-      # Written locally, uploaded with the file that marks it built last.
-      with tempfile.TemporaryDirectory(prefix='stylegan_seg_jax-') as local:
-        files.copy_tree(build_toy_test_set(local, gen), built,
-                        last=('dataset_info.json',))
-    elif jax.process_index() == 0:
-      build_toy_test_set(data_dir, gen)
-    parallel.sync_processes(f'toy test set {data_dir}')
+
+    def build() -> None:
+      if files.is_url(built):
+        # Written locally, uploaded with the file that marks it built last.
+        with tempfile.TemporaryDirectory(prefix='stylegan_seg_jax-') as local:
+          files.copy_tree(build_toy_test_set(local, gen), built,
+                          last=('dataset_info.json',))
+      else:
+        build_toy_test_set(data_dir, gen)
+
+    parallel.on_process_0(build, f'building the toy test set in {data_dir}')
   return built
 
 

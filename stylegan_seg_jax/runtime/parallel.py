@@ -14,14 +14,16 @@ replicated parameters are per-device (pmap semantics), so the explicit
 Multi-host: `maybe_initialize_distributed` calls `jax.distributed.initialize()`
 when asked to (the binaries' `--distributed` flag, see `cli`, or
 STYLEGAN_SEG_JAX_DISTRIBUTED=1), before any other JAX call; every process
-then runs the same program over the global mesh.
+then runs the same program over the global mesh. Files are written by
+process 0 through `on_process_0`, which tells the others whether it
+succeeded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 from jax.sharding import Mesh
@@ -29,11 +31,15 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 import numpy as np
 
+from stylegan_seg_jax.runtime import cli
+
 __all__ = ['AXIS', 'DISTRIBUTED_ENV', 'maybe_initialize_distributed',
            'make_mesh', 'replicate', 'shard_step', 'pmap_step',
-           'pmap_replicate', 'device_index', 'sync_processes']
+           'pmap_replicate', 'device_index', 'sync_processes', 'on_process_0',
+           'PeerFailedError']
 
 AXIS = 'data'
+T = TypeVar('T')
 DISTRIBUTED_ENV = 'STYLEGAN_SEG_JAX_DISTRIBUTED'
 
 
@@ -71,6 +77,40 @@ def sync_processes(name: str) -> None:
   if jax.process_count() > 1:
     from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
     multihost_utils.sync_global_devices(name)
+
+
+class PeerFailedError(cli.UserError):
+  """Process 0 failed at a step every process waits for (its log says why)."""
+
+
+def on_process_0(fn: Callable[[], T], name: str) -> T | None:
+  """Runs `fn` on process 0 only; returns its result there (None elsewhere).
+
+  Every process waits for process 0 here and learns whether `fn` succeeded:
+  process 0 re-raises its own error, the others raise `PeerFailedError`, so
+  that no process is left waiting at a later barrier for one that has
+  stopped (until the distributed runtime's heartbeat timeout). With one
+  process this is just `fn()`.
+
+  Args:
+    fn: the work (writing a file, building a dataset, ...).
+    name: what it does, for the others' error message.
+  """
+  if jax.process_count() == 1:
+    return fn()
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  result, error = None, None
+  if jax.process_index() == 0:
+    try:
+      result = fn()
+    except Exception as e:  # pylint: disable=broad-except
+      error = e
+  ok = int(multihost_utils.broadcast_one_to_all(np.int32(error is None)))
+  if error is not None:
+    raise error
+  if not ok:
+    raise PeerFailedError(f'{name}: process 0 failed (its log says why)')
+  return result
 
 
 def make_mesh(devices: list[Any] | None = None) -> Mesh:

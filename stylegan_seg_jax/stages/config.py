@@ -24,7 +24,6 @@ import pathlib
 from typing import Any
 
 from absl import logging
-import jax
 import ml_collections
 
 from stylegan_seg_jax import stylegan2
@@ -220,9 +219,12 @@ def record_config(config: ml_collections.ConfigDict,
                   workdir: str | os.PathLike[str]) -> pathlib.Path:
   """Writes WORKDIR/config.json (process 0, atomically); returns its path."""
   path = files.as_path(workdir) / CONFIG_FILE
-  if jax.process_index() == 0:
+
+  def write() -> None:
     with files.atomic_file(path) as tmp:
       tmp.write_text(config.to_json_best_effort(indent=2))
+
+  parallel.on_process_0(write, f'writing {path}')
   return path
 
 
@@ -339,13 +341,15 @@ def prepare_stage_dir(config: ml_collections.ConfigDict, stage: str,
   """
   stage_dir = files.as_path(stage_dir)
   if restart:
-    if jax.process_index() == 0:
-      files.remove_tree(stage_dir)
-    parallel.sync_processes(f'restart {stage_dir}')
+    parallel.on_process_0(lambda: files.remove_tree(stage_dir),
+                          f'removing {stage_dir}')
   check_stage_dir(config, stage, stage_dir, method)
   stage_dir.mkdir(parents=True, exist_ok=True)
-  if jax.process_index() == 0:
+
+  def write() -> None:
     with files.atomic_file(stage_dir / SETTINGS_FILE) as tmp:
       tmp.write_text(json.dumps(stage_settings(config, stage, method),
                                 indent=2, sort_keys=True))
+
+  parallel.on_process_0(write, f'writing {stage_dir / SETTINGS_FILE}')
   return stage_dir

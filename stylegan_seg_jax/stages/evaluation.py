@@ -60,9 +60,10 @@ def evaluate_workdir(config: ml_collections.ConfigDict,
       bar.set_postfix(method=prepared.segmenter.name)
       results.append(oneshot.evaluate(prepared, state, gen, test, config,
                                       bar.update))
-  if jax.process_index() == 0:  # every process holds the same results
-    with files.atomic_directory(files.as_path(workdir) / EVAL_DIR,
-                                overwrite=True,
+  eval_dir = files.as_path(workdir) / EVAL_DIR
+
+  def write() -> None:  # every process holds the same results
+    with files.atomic_directory(eval_dir, overwrite=True,
                                 last=(evaluator.METRICS_FILE,)) as out:
       evaluator.write_report(
           out, results, test, config.eval.num_overlays,
@@ -72,5 +73,6 @@ def evaluate_workdir(config: ml_collections.ConfigDict,
                  'platform': jax.devices()[0].platform,
                  'steps': {p.segmenter.name: int(s.step)
                            for p, s in restored}})
-  parallel.sync_processes(f'evaluate {workdir}')
+
+  parallel.on_process_0(write, f'writing {eval_dir}')
   return results

@@ -35,6 +35,7 @@ from stylegan_seg_jax.method import segmenters
 from stylegan_seg_jax.runtime import checkpointing
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import loop
+from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import simclr as simclr_stage
 from stylegan_seg_jax.stages import swav as swav_stage
@@ -329,10 +330,13 @@ def _train_method(name: str, config: ml_collections.ConfigDict, workdir: str,
       # The step donates its state: read the frozen inputs from it.
       current = Prepared(prepared.segmenter, state.frozen)
       result = evaluate(current, state, gen, test, config)
-      if jax.process_index() == 0:  # the same result in every process
+
+      def write() -> None:  # the same result in every process
         with files.atomic_file(stage_dir / 'eval.json') as tmp:
           tmp.write_text(json.dumps(
               {'step': done, 'metrics': result.metrics}, indent=2))
+
+      parallel.on_process_0(write, f'writing {stage_dir / "eval.json"}')
       return {f'eval/{k}': v for k, v in result.metrics.items()
               if isinstance(v, float)}
 
