@@ -21,8 +21,10 @@ def toy_setup():
   return gen, config
 
 
-@pytest.mark.parametrize('name', ['ours', 'repurposegan',
-                                  'datasetgan_ensemble', 'hfc_kmeans'])
+@pytest.mark.parametrize('name', [
+    'ours', 'repurposegan',
+    pytest.param('datasetgan_ensemble', marks=pytest.mark.slow),
+    pytest.param('hfc_kmeans', marks=pytest.mark.slow)])
 def test_on_the_fly_equals_two_pass_reference_and_shards(toy_setup, name):
   """One generator pass + lean head == generate, concat features, head."""
   gen, config = toy_setup

@@ -94,6 +94,7 @@ def test_single_device_shard_map_and_pmap_agree():
   assert max(moved) > 1e-4
 
 
+@pytest.mark.slow
 def test_head_change_is_the_distance_from_the_initial_head():
   config, gen, _, state, rng = _setup(1, {'optim.lr': 0.5})
   model = swav_stage.SwAVModel(config, gen.config)
