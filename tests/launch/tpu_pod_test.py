@@ -56,15 +56,13 @@ def _documented_calls() -> list[tuple[str, list[str]]]:
   return calls
 
 
-def _as_tested(flags: list[str], **values: str) -> list[str]:
-  """`flags` with the values of the keys in `values` replaced (dots in
-  a key spelt as '__')."""
-  out = []
-  for flag in flags:
-    key = flag[2:].split('=', 1)[0].replace('.', '__')
-    out.append(f'--{key.replace("__", ".")}={values[key]}'
-               if key in values else flag)
-  return out
+def _as_tested(flags: list[str], values: dict[str, str]) -> list[str]:
+  """`flags` with the values of the flags named in `values` replaced (each
+  must be there)."""
+  keys = [flag[2:].split('=', 1)[0] for flag in flags]
+  assert set(values) <= set(keys), (flags, values)
+  return [f'--{key}={values[key]}' if key in values else flag
+          for key, flag in zip(keys, flags)]
 
 
 def _pod(tmp_path: pathlib.Path, port: int,
@@ -185,7 +183,7 @@ def test_the_whole_chain_on_an_emulated_pod_with_a_bucket_workdir(
     doc = _documented_calls()
     assert [module for module, _ in doc] == [
         'train', 'train', 'evaluate', 'generate']
-    swav = [*common, *_as_tested(doc[0][1], config__batch_size='8'),
+    swav = [*common, *_as_tested(doc[0][1], {'config.batch_size': '8'}),
             '--config.num_steps=10', '--config.checkpoint_every=1']
     try:
       proc = _launch(env, 'train', swav, wait=False)
@@ -237,7 +235,8 @@ def test_the_whole_chain_on_an_emulated_pod_with_a_bucket_workdir(
 
     # 2. The one-shot heads, 3. the evaluation, in the bucket.
     steps = '--config.oneshot.num_steps=6'
-    tested = lambda i: _as_tested(doc[i][1], config__oneshot__methods=METHODS)
+    tested = lambda i: _as_tested(
+        doc[i][1], {'config.oneshot.methods': METHODS})
     _launch(env, 'train', [*common, *tested(1), steps])
     assert committed('run/oneshot/ours/checkpoints')[-1] == 6
     _launch(env, 'evaluate', [*common, *tested(2), steps])
@@ -267,8 +266,8 @@ def test_the_whole_chain_on_an_emulated_pod_with_a_bucket_workdir(
 
     # 4. The dataset, killed once two shards are in the bucket, rerun.
     out = f'gs://{BUCKET}/dataset'
-    gen = [*common, *_as_tested(doc[3][1], config__oneshot__methods=METHODS,
-                                num_samples='480', out=out),
+    gen = [*common, *_as_tested(doc[3][1], {
+        'config.oneshot.methods': METHODS, 'num_samples': '480', 'out': out}),
            steps, '--config.generate.shard_size=24',
            '--config.generate.batch_size=8']
     shards = lambda: bucket.glob(f'{BUCKET}/dataset/*.array_record-*')
