@@ -1,5 +1,9 @@
 """Test setup: 8 forced host devices on the CPU, and the shared fixtures.
 
+Helpers the tests import (paths, the tiny config, the subprocess
+environment) live in `tests/helpers.py`; this file only sets up the
+process and defines fixtures.
+
 The device count is forced before jax is imported, whatever XLA_FLAGS the
 environment holds (an outer --xla_force_host_platform_device_count is
 replaced, other XLA flags are kept). Tests marked `slow` start subprocesses,
@@ -9,7 +13,6 @@ run an end-to-end chain or compile a whole training step several times;
 
 import atexit
 import os
-import pathlib
 import re
 import shutil
 import tempfile
@@ -35,35 +38,7 @@ os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0.3')
 
 import pytest  # noqa: E402  pylint: disable=wrong-import-position
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope='session')
-def repo_root() -> pathlib.Path:
-  """The repository root (configs/, launch/, README.md)."""
-  return ROOT
-
-
-def tiny_config(**overrides):
-  """configs/tiny.py with dotted-name overrides ({'oneshot.num_steps': 3})."""
-  from configs import tiny  # pylint: disable=g-import-not-at-top
-  config = tiny.get_config()
-  config.update_from_flattened_dict(overrides)
-  return config
-
-
-@pytest.fixture(scope='session')
-def make_tiny_config():
-  """`tiny_config` as a fixture: make_tiny_config(**overrides)."""
-  return tiny_config
-
-
-def subprocess_env(**extra: str) -> dict[str, str]:
-  """The environment for binaries started by tests: the checkout first on
-  PYTHONPATH, the CPU, 8 forced devices (inherited), and `extra`."""
-  path = os.environ.get('PYTHONPATH')
-  return {**os.environ, 'PYTHONPATH': str(ROOT) + (f':{path}' if path else ''),
-          'JAX_PLATFORMS': 'cpu', **extra}
+from tests.helpers import tiny_config  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.fixture(scope='session')

@@ -10,8 +10,8 @@ import pytest
 
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax import toy
-from tests.conftest import ROOT
-from tests.conftest import subprocess_env
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
 
 
 def _fresh(name):

@@ -17,8 +17,8 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.conftest import subprocess_env
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
 
 STEPS = 10
 NUM_TEST = 64

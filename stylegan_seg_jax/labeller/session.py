@@ -129,8 +129,7 @@ class Session:
     self.method = str(config.generate.method)
     self.class_names = tuple(str(n) for n in config.data.class_names)
     self.colours = pictures.palette(len(self.class_names))
-    self.psi = float(config.views.psi if config.generate.psi is None
-                     else config.generate.psi)
+    self.psi = config_lib.sample_psi(config)
     self.resolution = int(self.gen.config.resolution)
     self.num_steps = int(config.oneshot.num_steps)
     self.draft_path = self.workdir / DRAFT_FILE

@@ -33,7 +33,7 @@ import numpy as np
 
 __all__ = ['Interpolation', 'channel_slices', 'grid_coords', 'embed_pixels',
            'embed_maps', 'naive_embed_maps', 'squared_norms', 'conv_maps',
-           'naive_conv_maps', 'conv_same', 'concat_maps']
+           'conv_same', 'concat_maps']
 
 Interpolation = Literal['nearest', 'bilinear']
 
@@ -251,18 +251,6 @@ def concat_maps(features: Sequence[jax.Array], out_res: int,
   """
   return jnp.concatenate([_upsample(f, out_res, interpolation)
                           for f in features], axis=-1)
-
-
-def naive_conv_maps(
-    features: Sequence[jax.Array],
-    kernel: jax.Array,
-    out_res: int,
-    dilation: int = 1,
-    interpolation: Interpolation = 'nearest',
-) -> jax.Array:
-  """Reference path of `conv_maps`: concatenate, then one lax convolution."""
-  return conv_same(concat_maps(features, out_res, interpolation), kernel,
-                   dilation)
 
 
 def conv_same(x: jax.Array, kernel: jax.Array, dilation: int = 1) -> jax.Array:

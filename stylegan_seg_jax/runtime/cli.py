@@ -33,6 +33,8 @@ from absl import flags
 from absl import logging
 
 from stylegan_seg_jax.runtime import files
+from stylegan_seg_jax.runtime.errors import UsageError
+from stylegan_seg_jax.runtime.errors import UserError
 from stylegan_seg_jax.runtime.messages import one_line
 from stylegan_seg_jax.runtime.messages import quote
 
@@ -49,14 +51,6 @@ CHECK_ARGS_ENV = 'STYLEGAN_SEG_JAX_CHECK_ARGS'
 # print 'inputs ok' and stop (what launch/tpu_pod.sh runs before starting
 # any worker).
 CHECK_INPUTS_ENV = 'STYLEGAN_SEG_JAX_CHECK_INPUTS'
-
-
-class UserError(Exception):
-  """Bad input from the user (config, files, values): one line, exit 1."""
-
-
-class UsageError(Exception):
-  """The command line itself is wrong (missing or misplaced arguments)."""
 
 
 def warn(name: str, message: str) -> None:

@@ -31,7 +31,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 import numpy as np
 
-from stylegan_seg_jax.runtime import cli
+from stylegan_seg_jax.runtime import errors
 
 __all__ = ['AXIS', 'DISTRIBUTED_ENV', 'maybe_initialize_distributed',
            'make_mesh', 'replicate', 'shard_step', 'pmap_step',
@@ -79,7 +79,7 @@ def sync_processes(name: str) -> None:
     multihost_utils.sync_global_devices(name)
 
 
-class PeerFailedError(cli.UserError):
+class PeerFailedError(errors.UserError):
   """Process 0 failed at a step every process waits for (its log says why)."""
 
 

@@ -29,15 +29,14 @@ import ml_collections
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax import toy
 from stylegan_seg_jax.method import segmenters
-from stylegan_seg_jax.runtime import cli
+from stylegan_seg_jax.runtime import errors
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import parallel
 
 __all__ = ['ConfigError', 'STAGES', 'TOY_GENERATOR', 'stages_of', 'methods_of',
            'load_generator', 'load_generator_dir', 'record_config',
            'stage_settings', 'check_stage_dir', 'prepare_stage_dir',
-           'check_inputs',
-           'CONFIG_FILE',
+           'check_inputs', 'sample_psi', 'CONFIG_FILE',
            'SETTINGS_FILE']
 
 # Stages in the order they run when several are given.
@@ -91,7 +90,7 @@ _FREE_FIELDS = frozenset({
 })
 
 
-class ConfigError(cli.UserError, ValueError):
+class ConfigError(errors.UserError, ValueError):
   """The config cannot run (missing generator, bad layers, bad batch, ...)."""
 
 
@@ -208,6 +207,16 @@ def check_inputs(config: ml_collections.ConfigDict) -> list[str]:
                         'exist (inputs must exist before the workers start)')
     checked.append(target)
   return checked
+
+
+def sample_psi(config: ml_collections.ConfigDict) -> float:
+  """The truncation generated samples are made with.
+
+  `generate.psi` when set, else the views' `views.psi`: what dataset
+  generation, labelling and the labeller all render with.
+  """
+  psi = config.generate.psi
+  return float(config.views.psi if psi is None else psi)
 
 
 def load_generator(config: ml_collections.ConfigDict) -> stylegan2.Generator:

@@ -174,7 +174,7 @@ def generate(config: ml_collections.ConfigDict, workdir: str,
   pc = jax.process_count() if process_count is None else process_count
   out = files.as_path(out, absolute=True)
   plan = generated_set.ShardPlan(num_samples, g.seed_start, g.shard_size)
-  psi = float(config.views.psi if g.psi is None else g.psi)
+  psi = config_lib.sample_psi(config)
 
   gen = config_lib.load_generator(config)
   try:

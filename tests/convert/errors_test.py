@@ -11,8 +11,8 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import ROOT
-from tests.conftest import subprocess_env
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
 from tests.references import torch_models as refs
 
 pytestmark = pytest.mark.slow

@@ -23,8 +23,8 @@ import pytest
 from stylegan_seg_jax.convert import formats
 from stylegan_seg_jax.convert import readers
 from stylegan_seg_jax.runtime import files
-from tests.conftest import ROOT
-from tests.conftest import subprocess_env
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
 from tests.convert import hostile_files as hf
 from tests.convert.hostile_files import Call
 from tests.convert.hostile_files import Global

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from stylegan_seg_jax.convert import readers
-from tests.conftest import ROOT
-from tests.conftest import subprocess_env
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
 from tests.references import torch_models as refs
 
 # Runs in a fresh interpreter in which torch, TensorFlow and the NVIDIA code

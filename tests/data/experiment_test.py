@@ -7,7 +7,7 @@ import tensorflow_datasets as tfds
 from stylegan_seg_jax import toy
 from stylegan_seg_jax.data import experiment
 from stylegan_seg_jax.data import labelled_set
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def test_toy_test_set_reads_back_with_plain_tfds(tmp_path):

@@ -17,8 +17,8 @@ from stylegan_seg_jax import toy
 from stylegan_seg_jax.data import labelled_set
 from stylegan_seg_jax.data import labelling
 from stylegan_seg_jax.runtime import pictures
-from tests.conftest import ROOT
-from tests.conftest import subprocess_env
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
 
 SEED = 3
 NUM_CLASSES = len(toy.CLASS_NAMES)

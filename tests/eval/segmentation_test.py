@@ -11,7 +11,7 @@ from stylegan_seg_jax.method import heads
 from stylegan_seg_jax.method import segmenters
 from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stages import swav as swav_stage
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 @pytest.fixture(scope='module')

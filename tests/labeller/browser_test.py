@@ -23,8 +23,8 @@ import pytest
 from stylegan_seg_jax.data import experiment
 from stylegan_seg_jax.data import labelled_set
 from stylegan_seg_jax.stages import evaluation
-from tests.conftest import ROOT
-from tests.conftest import subprocess_env
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
 from tests.labeller.conftest import STEPS
 from tests.labeller.conftest import labeller_config
 

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 # The labeller trains 'ours' for this many steps in the tests.
 STEPS = 6

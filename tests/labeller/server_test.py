@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 from stylegan_seg_jax.labeller import server
 from stylegan_seg_jax.labeller import session as session_lib
-from tests.conftest import ROOT
-from tests.conftest import subprocess_env
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
 from tests.labeller.conftest import STEPS
 from tests.labeller.conftest import labeller_config
 

@@ -37,7 +37,7 @@ import threading
 import time
 import urllib.request
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def emulator_env(port: int) -> dict[str, str]:

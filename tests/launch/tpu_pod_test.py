@@ -29,8 +29,8 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
-from tests.conftest import subprocess_env
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
 from tests.launch import gcs_emulator
 
 pytestmark = pytest.mark.slow

@@ -75,7 +75,9 @@ def test_lean_conv_equals_conv_of_concat(feats, interp, dilation):
   kernel = jax.random.normal(jax.random.key(3),
                              (3, 3, sum(c for _, c in SHAPES), 5))
   lean = feat_lib.conv_maps(maps, kernel, RES, dilation, interp)
-  naive = feat_lib.naive_conv_maps(maps, kernel, RES, dilation, interp)
+  # The naive twin: concatenate every upsampled layer, then one convolution.
+  naive = feat_lib.conv_same(feat_lib.concat_maps(maps, RES, interp), kernel,
+                             dilation)
   assert lean.shape == (2, RES, RES, 5)
   np.testing.assert_allclose(lean, naive, atol=1e-4)
   # And the naive path is torch's Conv2d(padding=dilation) on the concat.

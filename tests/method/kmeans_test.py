@@ -9,7 +9,7 @@ from stylegan_seg_jax import toy
 from stylegan_seg_jax.method import kmeans
 from stylegan_seg_jax.method import segmenters
 from stylegan_seg_jax.method import views
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def _naive_lloyd(x, centres, iters):

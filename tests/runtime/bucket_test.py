@@ -20,9 +20,9 @@ from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import metric_writer
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import runner
-from tests.conftest import ROOT
-from tests.conftest import subprocess_env
-from tests.conftest import tiny_config
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
+from tests.helpers import tiny_config
 from tests.convert import hostile_files
 from tests.eval import summary_test
 from tests.launch import gcs_emulator

@@ -4,7 +4,7 @@ import pytest
 
 from stylegan_seg_jax.runtime import cli
 from stylegan_seg_jax.stages import config as config_lib
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def test_one_line_collapses_and_cuts():

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import subprocess_env
+from tests.helpers import subprocess_env
 
 pytestmark = pytest.mark.slow
 

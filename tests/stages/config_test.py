@@ -6,7 +6,7 @@ import pytest
 
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import runner
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def test_stage_settings_cover_what_shapes_the_weights():

@@ -22,9 +22,9 @@ from stylegan_seg_jax.runtime import pictures
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import generation
 from stylegan_seg_jax.stages import oneshot as oneshot_stage
-from tests.conftest import ROOT
-from tests.conftest import subprocess_env
-from tests.conftest import tiny_config
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
+from tests.helpers import tiny_config
 
 # Every test here reads the shared tiny run (about a minute to train).
 pytestmark = pytest.mark.slow

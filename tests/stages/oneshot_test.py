@@ -13,7 +13,7 @@ from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import evaluation
 from stylegan_seg_jax.stages import oneshot as oneshot_stage
 from stylegan_seg_jax.stages import runner
-from tests.conftest import tiny_config as _config
+from tests.helpers import tiny_config as _config
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from stylegan_seg_jax import toy
 from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stages import simclr as simclr_stage
 from stylegan_seg_jax.stages import view_pairs
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 from tests.references import simclr_reference as ref
 from tests.references import swav_reference
 

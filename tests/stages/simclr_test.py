@@ -6,7 +6,7 @@ import numpy as np
 from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import simclr as simclr_stage
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 
 
 def _run(devices, steps=2):

@@ -20,7 +20,7 @@ from stylegan_seg_jax.method import swav
 from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stages import swav as swav_stage
 from stylegan_seg_jax.stages import view_pairs
-from tests.conftest import tiny_config
+from tests.helpers import tiny_config
 from tests.references import swav_reference as ref
 
 STEPS = 3

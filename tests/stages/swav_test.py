@@ -16,9 +16,9 @@ from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import runner
 from stylegan_seg_jax.stages import swav as swav_stage
-from tests.conftest import ROOT
-from tests.conftest import subprocess_env
-from tests.conftest import tiny_config
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
+from tests.helpers import tiny_config
 
 
 def _setup(num_devices, overrides=None):

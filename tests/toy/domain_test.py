@@ -9,8 +9,8 @@ import pytest
 
 from stylegan_seg_jax import toy
 from stylegan_seg_jax.toy import faces as toy_faces
-from tests.conftest import ROOT
-from tests.conftest import subprocess_env
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
 
 
 def _interior(mask):
