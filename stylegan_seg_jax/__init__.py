@@ -20,4 +20,4 @@ The binaries are the top-level modules: `python -m stylegan_seg_jax.train`,
 Importing the package imports nothing else.
 """
 
-__version__ = '0.2.0'
+__version__ = '0.3.0'

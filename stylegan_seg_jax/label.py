@@ -204,7 +204,7 @@ def main(argv: list[str]) -> None:
           _DEPRECATED['psi'].present):
         psi = float(config.data.reference_psi)
       label_size = config.data.reference_label_size
-    labelling.import_reference(_LATENTS.value, _LABELS.value, gen, names,
+    reference_data.import_reference(_LATENTS.value, _LABELS.value, gen, names,
                                data_dir, _NAME.value, psi=psi,
                                generator_name=name, label_size=label_size)
 

@@ -1,5 +1,10 @@
 """StyleGAN2 in Flax: the model only, with no knowledge of the method.
 
+Nothing here knows the segmentation method, the toy domain, configs or
+command lines; the package's one dependency inside the project is the
+`runtime` layer below it, whose orbax wrapper and atomic files `storage`
+uses to read and write a generator directory.
+
 * `ops`: FIR resampling, modulated convolution, equalized dense layers.
 * `networks`: `GeneratorConfig` and the linen `StyleGAN2` (mapping,
   synthesis, every hidden activation returned).

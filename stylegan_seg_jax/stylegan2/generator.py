@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 import dataclasses
 import functools
 from typing import Any
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -91,13 +90,6 @@ class Generator:
   variables: Any
   config: GeneratorConfig
   metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-
-  @property
-  def params(self) -> Any:
-    """Deprecated name of `variables` (it holds more than the params)."""
-    warnings.warn('Generator.params is deprecated; use Generator.variables',
-                  DeprecationWarning, stacklevel=2)
-    return self.variables
 
   def mapping(self, z: jax.Array, psi: float = 1.0,
               cutoff: int | None = None) -> jax.Array:

@@ -25,7 +25,6 @@ import dataclasses
 import functools
 import math
 from typing import Any, Literal
-import warnings
 
 import flax.linen as nn
 import jax
@@ -371,18 +370,6 @@ class StyleGAN2(nn.Module):
   ) -> tuple[jax.Array, tuple[jax.Array, ...], tuple[jax.Array, ...]]:
     """ws [N, w_dim] or [N, >= num_ws, w_dim] -> (image, features, rgbs)."""
     return self.synthesis_network(self._broadcast(ws), noise_mode)
-
-  def map(self, *args, **kwargs) -> jax.Array:
-    """Deprecated name of `mapping`."""
-    warnings.warn('StyleGAN2.map is deprecated; use StyleGAN2.mapping',
-                  DeprecationWarning, stacklevel=2)
-    return self.mapping(*args, **kwargs)
-
-  def synthesize(self, *args, **kwargs):
-    """Deprecated name of `synthesis`."""
-    warnings.warn('StyleGAN2.synthesize is deprecated; use '
-                  'StyleGAN2.synthesis', DeprecationWarning, stacklevel=2)
-    return self.synthesis(*args, **kwargs)
 
   def _broadcast(self, ws: jax.Array) -> jax.Array:
     cfg = self.config

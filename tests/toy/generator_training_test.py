@@ -6,7 +6,6 @@ import pytest
 
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax import toy
-from stylegan_seg_jax import toy_training
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import runner
 
@@ -47,17 +46,6 @@ def test_trainer_runs_resumes_and_exports(tmp_path):
   assert _steps(stage_dir) == [3, 6, 9]
   assert stylegan2.load(stage_dir / 'generator').metadata[
       'training_steps'] == 9
-
-
-def test_deprecated_command_line_is_translated():
-  old = ['--config=configs/toy_faces.py', '--workdir=w',
-         '--config.num_steps=20', '--config.generator.w_dim=16',
-         '--config.eval_every=10', '--config.seed=1']
-  assert toy_training.translate(old) == [
-      '--config=configs/toy_generator.py', '--workdir=w',
-      '--config.toy_generator.num_steps=20',
-      '--config.toy_generator.w_dim=16',
-      '--config.toy_generator.eval_every=10', '--config.seed=1']
 
 
 def test_refused_in_a_multi_process_run(tmp_path, monkeypatch):
