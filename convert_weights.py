@@ -1,42 +1,15 @@
-"""Converts a StyleGAN2 checkpoint into a stylegan_seg_jax generator directory.
+"""Converts a StyleGAN2 checkpoint: `stylegan-seg convert` from a checkout.
 
-Reads a rosinality `.pt`, an NVIDIA stylegan2-ada-pytorch / stylegan3 `.pkl`
-or an NVIDIA TensorFlow `.pkl` without torch, TensorFlow or the original code,
-and writes OUT/generator.json plus an orbax checkpoint OUT/variables/.
+  python convert_weights.py --src=stylegan2-ffhq-config-f.pt --out=ffhq \
+      --resolution=256
 
-  python convert_weights.py --src=stylegan2-ffhq-config-f.pt --out=ffhq
-  python convert_weights.py --src=ffhq.pkl --out=ffhq256 --resolution=256
-
-Load the result with `stylegan_seg_jax.stylegan2.load(OUT)`, or name it in a
-config as `--config.generator_dir=OUT`.
+The same flags as `stylegan-seg convert` (docs/formats.md §2); this file
+only lets a checkout convert without installing the package.
 """
 
-from absl import flags
+import sys
 
-from stylegan_seg_jax.runtime import cli
-
-_SRC = flags.DEFINE_string('src', None, 'Checkpoint file (.pt or .pkl).')
-_OUT = cli.out_flag()
-_FORMAT = flags.DEFINE_enum('format', 'auto',
-                            ['auto', 'rosinality', 'nvidia', 'tf'],
-                            'Source format; auto detects it from the file.')
-_RESOLUTION = flags.DEFINE_integer(
-    'resolution', None, 'Keep only the blocks up to this resolution.')
-_OVERWRITE = cli.overwrite_flag()
-_W_AVG_SEED = flags.DEFINE_integer(
-    'w_avg_seed', 0, 'Seed of the w_avg estimate when the source has none.')
-
-
-def main(argv: list[str]) -> None:
-  del argv
-  from stylegan_seg_jax import convert  # pylint: disable=g-import-not-at-top
-  convert.convert_file(
-      _SRC.value, _OUT.value, fmt=_FORMAT.value, resolution=_RESOLUTION.value,
-      overwrite=_OVERWRITE.value, w_avg_seed=_W_AVG_SEED.value,
-      log=lambda msg: print(msg, flush=True))
-
+from stylegan_seg_jax.commands import convert
 
 if __name__ == '__main__':
-  cli.run(main, name='convert_weights', expected=(ValueError, OSError),
-          required=('src', 'out'),
-          local_paths=('src',))
+  convert.run(sys.argv)

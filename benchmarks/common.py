@@ -21,15 +21,18 @@ import time
 
 from absl import flags
 
-from stylegan_seg_jax.runtime import cli
+from stylegan_seg_jax.commands import bootstrap
 
 __all__ = ['Timing', 'time_calls', 'random_generator', 'setup_line',
            'BATCH_SIZE', 'REPEATS', 'RESOLUTION', 'CHANNEL_MULTIPLIER']
 
-BATCH_SIZE = cli.batch_size_flag(4)
+BATCH_SIZE = bootstrap.batch_size_flag(4)
 REPEATS = flags.DEFINE_integer('repeats', 5,
                                'Timed repeats after one warm-up call.')
-RESOLUTION = flags.DEFINE_integer('resolution', 256, 'Generator resolution.')
+# The size of the randomly initialised model (not a pruning, as
+# --config.resolution and `convert --resolution` are).
+RESOLUTION = flags.DEFINE_integer('model_resolution', 256,
+                                  'Resolution of the random generator.')
 CHANNEL_MULTIPLIER = flags.DEFINE_integer(
     'channel_multiplier', 2, 'rosinality channel multiplier (2 = config-f; '
     'NVIDIA channel_base = 16384 * cm).')

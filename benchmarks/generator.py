@@ -17,7 +17,7 @@ from absl import flags
 from benchmarks import common
 from benchmarks.common import Timing
 from benchmarks.common import time_calls
-from stylegan_seg_jax.runtime import cli
+from stylegan_seg_jax.commands import bootstrap
 
 
 def _flax_generator(resolution: int, cm: int, batch: int, repeats: int,
@@ -122,4 +122,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == '__main__':
-  cli.run(main, name='benchmarks.generator')
+  bootstrap.run(main, name='benchmarks.generator')

@@ -1,9 +1,13 @@
 """The browser labeller end to end, timed: paint a toy sample's exact ground
 truth with real mouse strokes, Train, Save, evaluate the saved head.
 
-  python -m benchmarks.labeller --workdir=workdirs/quickstart \
-      [--config=configs/toy_swav.py] [--seed=0] \
+  python -m benchmarks.labeller --config=configs/toy_swav.py \
+      --workdir=workdirs/quickstart [--seed=0] \
       [--screenshot=docs/images/labeller.png]
+
+`--config` is an experiment config like every command's (with
+`--config.FIELD=VALUE` overrides, passed on to `label serve` and
+`evaluate`).
 
 Needs a workdir with a trained SwAV stage (the quickstart's) and Debian's
 chromium. The workdir is not changed: its SwAV stage is copied into a
@@ -33,21 +37,26 @@ import time
 from absl import flags
 import numpy as np
 
-from stylegan_seg_jax.runtime import cli
+from stylegan_seg_jax.commands import bootstrap
+from stylegan_seg_jax.runtime import errors
 
-_CONFIG = flags.DEFINE_string('config', 'configs/toy_swav.py',
-                              'The config file (the toy generator).')
-_WORKDIR = cli.workdir_flag()
-_SEED = cli.seed_flag(0)
+_CONFIG = bootstrap.config_flag()
+_WORKDIR = bootstrap.workdir_flag()
+_SEED = bootstrap.seed_flag(0)
 _SCREENSHOT = flags.DEFINE_string('screenshot', None,
                                   'Write a screenshot of the page here.')
 _CHROMIUM = flags.DEFINE_string('chromium', '/usr/bin/chromium',
                                 'The Chromium executable.')
 
 
-def _start_server(config: str, workdir: pathlib.Path):
-  cmd = [sys.executable, '-m', 'stylegan_seg_jax.label', 'serve',
-         f'--config={config}', f'--workdir={workdir}', '--port=0']
+def _config_args() -> list[str]:
+  """--config and its --config.FIELD overrides, as given, for the tools."""
+  return [a for a in sys.argv[1:] if a.startswith(('--config=', '--config.'))]
+
+
+def _start_server(workdir: pathlib.Path):
+  cmd = [sys.executable, '-m', 'stylegan_seg_jax', 'label', 'serve',
+         *_config_args(), f'--workdir={workdir}', '--port=0']
   proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
   lines = queue.Queue()
   threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout],
@@ -94,12 +103,12 @@ def main(argv: list[str]) -> None:
   from stylegan_seg_jax import toy  # pylint: disable=g-import-not-at-top
   source = pathlib.Path(_WORKDIR.value)
   if not (source / 'swav' / 'checkpoints').is_dir():
-    raise cli.UserError(f'{source} has no trained SwAV stage (run the '
+    raise errors.UserError(f'{source} has no trained SwAV stage (run the '
                         'quickstart first)')
   truth = toy.ground_truth(toy.latents([_SEED.value]))[0].astype(np.uint8)
   scratch = pathlib.Path(tempfile.mkdtemp(prefix='labeller-bench-'))
   shutil.copytree(source / 'swav', scratch / 'swav')
-  proc, url = _start_server(_CONFIG.value, scratch)
+  proc, url = _start_server(scratch)
   try:
     with sync_playwright() as p:
       browser = p.chromium.launch(executable_path=_CHROMIUM.value,
@@ -131,8 +140,8 @@ def main(argv: list[str]) -> None:
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
   t0 = time.perf_counter()
-  subprocess.run([sys.executable, '-m', 'stylegan_seg_jax.evaluate',
-                  f'--config={_CONFIG.value}', f'--workdir={scratch}',
+  subprocess.run([sys.executable, '-m', 'stylegan_seg_jax', 'evaluate',
+                  *_config_args(), f'--workdir={scratch}',
                   '--config.oneshot.methods=ours',
                   f'--config.data.oneshot={scratch}/labels'],
                  check=True, stdout=subprocess.DEVNULL)
@@ -151,4 +160,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == '__main__':
-  cli.run(main, name='benchmarks.labeller', required=('workdir',))
+  bootstrap.run(main, name='benchmarks.labeller',
+                required=('config', 'workdir'))

@@ -12,7 +12,7 @@ test requirements (torch, draggan).
 from __future__ import annotations
 
 from benchmarks import common
-from stylegan_seg_jax.runtime import cli
+from stylegan_seg_jax.commands import bootstrap
 
 
 def parity_report(resolution: int, cm: int, batch: int, psi: float = 0.7,
@@ -97,4 +97,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == '__main__':
-  cli.run(main, name='benchmarks.parity')
+  bootstrap.run(main, name='benchmarks.parity')

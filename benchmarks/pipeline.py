@@ -1,6 +1,6 @@
 """Wall time of every stage of the main job, through the real entry points.
 
-  python -m benchmarks.pipeline [--resolution=256 --batch_size=16
+  python -m benchmarks.pipeline [--model_resolution=256 --batch_size=16
       --swav_steps=10 --oneshot_steps=200 --num_samples=256]
 
 On a random config-f generator saved as `convert_weights.py` leaves it and
@@ -15,7 +15,7 @@ import time
 from absl import flags
 
 from benchmarks import common
-from stylegan_seg_jax.runtime import cli
+from stylegan_seg_jax.commands import bootstrap
 
 
 def pipeline_benchmark(resolution: int, cm: int, swav_steps: int,
@@ -96,7 +96,7 @@ def format_pipeline(rows: list[dict[str, object]]) -> str:
 
 _SWAV_STEPS = flags.DEFINE_integer('swav_steps', 10, 'SwAV steps.')
 _ONESHOT_STEPS = flags.DEFINE_integer('oneshot_steps', 200, 'One-shot steps.')
-_NUM_SAMPLES = cli.num_samples_flag(256)
+_NUM_SAMPLES = bootstrap.num_samples_flag(256)
 
 
 def main(argv: list[str]) -> None:
@@ -111,4 +111,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == '__main__':
-  cli.run(main, name='benchmarks.pipeline')
+  bootstrap.run(main, name='benchmarks.pipeline')

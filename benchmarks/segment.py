@@ -16,7 +16,7 @@ import statistics
 
 from benchmarks import common
 from benchmarks.common import time_calls
-from stylegan_seg_jax.runtime import cli
+from stylegan_seg_jax.commands import bootstrap
 
 
 def segment_benchmark(resolution: int, cm: int, batch: int, repeats: int,
@@ -120,4 +120,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == '__main__':
-  cli.run(main, name='benchmarks.segment')
+  bootstrap.run(main, name='benchmarks.segment')

@@ -16,7 +16,7 @@ import time
 
 from benchmarks import common
 from benchmarks.common import time_calls
-from stylegan_seg_jax.runtime import cli
+from stylegan_seg_jax.commands import bootstrap
 
 
 def swav_benchmark(resolution: int, cm: int, repeats: int,
@@ -85,4 +85,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == '__main__':
-  cli.run(main, name='benchmarks.swav')
+  bootstrap.run(main, name='benchmarks.swav')

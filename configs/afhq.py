@@ -1,7 +1,7 @@
 """AFHQ at 256 (the reference's `afhq-256`, which uses its generic config).
 
   python convert_weights.py --src=afhq.pkl --out=afhq --resolution=256
-  python -m stylegan_seg_jax.train --config=configs/afhq.py \
+  stylegan-seg train --config=configs/afhq.py \
       --workdir=workdirs/afhq --config.stage=swav,oneshot
 
 The generic `hfc_with_swav_config.py`: differs from ffhq256 by K = 8000;

@@ -151,7 +151,7 @@ def base_config() -> ml_collections.ConfigDict:
   # slicing (drops the box's last row and column outside the mask).
   c.eval.bbox_bounds = 'inclusive'
 
-  # Annotated dataset generation (python -m stylegan_seg_jax.generate).
+  # Annotated dataset generation (stylegan-seg generate).
   c.generate = ml_collections.ConfigDict()
   c.generate.method = 'ours'         # any trained method of oneshot.methods
   c.generate.seed_start = 0          # seeds seed_start .. seed_start + N - 1

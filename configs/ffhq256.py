@@ -5,12 +5,12 @@ Convert the FFHQ generator first (any format; the 1024 model is run up to
 samples (or label your own, README), then train and evaluate:
 
   python convert_weights.py --src=stylegan2-ffhq-config-f.pt --out=ffhq
-  python -m stylegan_seg_jax.label import_reference \
+  stylegan-seg label import_reference \
       --config=configs/ffhq256.py --latents=latents.pt --labels=labels.pt \
       --name=ffhq --out=data
-  python -m stylegan_seg_jax.train --config=configs/ffhq256.py \
+  stylegan-seg train --config=configs/ffhq256.py \
       --workdir=workdirs/ffhq256 --config.stage=swav,oneshot
-  python -m stylegan_seg_jax.evaluate --config=configs/ffhq256.py \
+  stylegan-seg evaluate --config=configs/ffhq256.py \
       --workdir=workdirs/ffhq256
 
 Reference settings: 100 steps of one image, K = 5000, eps = 0.005, uniform

@@ -3,10 +3,10 @@
 The FFHQ generator and the reference's generic SwAV config (K = 8000), two
 classes, one-shot sample 21 of the eyeglasses test set:
 
-  python -m stylegan_seg_jax.label import_reference \
+  stylegan-seg label import_reference \
       --config=configs/ffhq256_eyeglasses.py --latents=latents.pt \
       --labels=labels.pt --name=ffhq_eyeglasses --out=data
-  python -m stylegan_seg_jax.train --config=configs/ffhq256_eyeglasses.py \
+  stylegan-seg train --config=configs/ffhq256_eyeglasses.py \
       --workdir=workdirs/ffhq_eyeglasses --config.stage=swav,oneshot
 """
 

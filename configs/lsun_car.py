@@ -3,7 +3,7 @@
 The 512 car model is run up to 256, as the reference does:
 
   python convert_weights.py --src=stylegan2-car-config-f.pt --out=lsun_car
-  python -m stylegan_seg_jax.train --config=configs/lsun_car.py \
+  stylegan-seg train --config=configs/lsun_car.py \
       --workdir=workdirs/lsun_car --config.stage=swav,oneshot
 
 Differs from ffhq256: K = 4000, eps = 0.01, the XS head, one-shot sample 3,

@@ -1,7 +1,7 @@
 """LSUN cat at 256 (the reference's `cat-256`, `hfc_with_swav_cat_config`).
 
   python convert_weights.py --src=stylegan2-cat-config-f.pt --out=lsun_cat
-  python -m stylegan_seg_jax.train --config=configs/lsun_cat.py \
+  stylegan-seg train --config=configs/lsun_cat.py \
       --workdir=workdirs/lsun_cat --config.stage=swav,oneshot
 
 Differs from ffhq256: eps = 0.003, the reference's `image` marginals, the

@@ -1,7 +1,7 @@
 """LSUN church at 256 (the reference's `church-256`, generic SwAV config).
 
   python convert_weights.py --src=stylegan2-church-config-f.pt --out=lsun_church
-  python -m stylegan_seg_jax.train --config=configs/lsun_church.py \
+  stylegan-seg train --config=configs/lsun_church.py \
       --workdir=workdirs/lsun_church --config.stage=swav,oneshot
 
 K = 8000, 8 classes, one-shot sample 0.

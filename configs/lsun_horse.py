@@ -1,7 +1,7 @@
 """LSUN horse at 256 (the reference's `horse-256`, its horse SwAV config).
 
   python convert_weights.py --src=stylegan2-horse-config-f.pt --out=lsun_horse
-  python -m stylegan_seg_jax.train --config=configs/lsun_horse.py \
+  stylegan-seg train --config=configs/lsun_horse.py \
       --workdir=workdirs/lsun_horse --config.stage=swav,oneshot
 
 Differs from ffhq256: 50 steps, eps = 0.003, one-shot sample 4, 8 classes.

@@ -3,7 +3,7 @@
 The horse generator and the reference's generic SwAV config (K = 8000),
 two classes, one-shot sample 4:
 
-  python -m stylegan_seg_jax.train --config=configs/lsun_horse_rider.py \
+  stylegan-seg train --config=configs/lsun_horse_rider.py \
       --workdir=workdirs/lsun_horse_rider --config.stage=swav,oneshot
 """
 

@@ -6,7 +6,7 @@ the 384-row label maps are zero-padded to 512 rows (rows 64..447), as the
 reference does, then nearest-resized to 256 (`data.reference_label_size`).
 60 classes, one-shot sample 0, the generic SwAV config (K = 8000).
 
-  python -m stylegan_seg_jax.label import_reference \
+  stylegan-seg label import_reference \
       --config=configs/pascal_car.py --latents=latents.pt \
       --labels=labels.pt --name=pascal_car --out=data
 """

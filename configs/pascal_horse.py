@@ -5,7 +5,7 @@ checkpoint): the test set stores W+ latents and is rendered without
 truncation (`data.reference_psi = 1`). 34 label slots, of which 20-29 are
 unused; one-shot sample 11; the generic SwAV config (K = 8000).
 
-  python -m stylegan_seg_jax.label import_reference \
+  stylegan-seg label import_reference \
       --config=configs/pascal_horse.py --latents=latents.pt \
       --labels=labels.pt --name=pascal_horse --out=data
 """

@@ -1,8 +1,8 @@
 """Tiny run of every stage on the shipped toy generator (tests, smoke checks).
 
-  python -m stylegan_seg_jax.train --config=configs/tiny.py \
+  stylegan-seg train --config=configs/tiny.py \
       --workdir=/tmp/tiny --config.stage=swav,oneshot
-  python -m stylegan_seg_jax.evaluate --config=configs/tiny.py \
+  stylegan-seg evaluate --config=configs/tiny.py \
       --workdir=/tmp/tiny
 
 A few seconds per stage on a CPU: 64x64 generator, K = 16, 2 patches of 256

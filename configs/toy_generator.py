@@ -1,6 +1,6 @@
 """Trains the built-in toy generator (procedural faces, 64x64, exact masks).
 
-  python -m stylegan_seg_jax.train --config=configs/toy_generator.py \
+  stylegan-seg train --config=configs/toy_generator.py \
       --workdir=workdirs/toy_generator
 
 The `toy_generator` stage: regression of G(z) onto render(f(z)), settings in

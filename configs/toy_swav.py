@@ -1,8 +1,8 @@
 """The whole method on the built-in toy generator (procedural faces, 64x64).
 
-  python -m stylegan_seg_jax.train --config=configs/toy_swav.py \
+  stylegan-seg train --config=configs/toy_swav.py \
       --workdir=workdirs/toy --config.stage=swav,oneshot
-  python -m stylegan_seg_jax.evaluate --config=configs/toy_swav.py \
+  stylegan-seg evaluate --config=configs/toy_swav.py \
       --workdir=workdirs/toy
 
 The reference settings scaled to a 64x64 image (4096 pixels): 5 patches of

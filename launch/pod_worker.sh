@@ -2,7 +2,7 @@
 # What launch/tpu_pod.sh runs on each worker of a pod, through gcloud ssh:
 #
 #   bash launch/pod_worker.sh setup              # before any worker starts
-#   bash launch/pod_worker.sh run MODULE [flags] # the tool, multi-host
+#   bash launch/pod_worker.sh run COMMAND [flags] # the tool, multi-host
 #
 # setup: stops the run this launcher started here before (the pid in
 # .run.pid, checked to be one of ours), removes the libtpu lockfile, finds
@@ -11,7 +11,7 @@
 # pinned requirements and, with ACCELERATOR=tpu (the default), jax[tpu] of
 # the pinned jax version. Fails with one line when it cannot.
 # run: records its pid in .run.pid and becomes
-# `.venv/bin/python -m stylegan_seg_jax.MODULE` with distributed init on.
+# `.venv/bin/python -m stylegan_seg_jax COMMAND` with distributed init on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PID_FILE=.run.pid
@@ -94,15 +94,15 @@ case "${1:-}" in
     setup ;;
   run)
     if [ $# -lt 2 ]; then
-      echo "usage: $0 run MODULE [flags]" >&2
+      echo "usage: $0 run COMMAND [flags]" >&2
       exit 2
     fi
-    module=$2
+    command=$2
     shift 2
     echo $$ > "$PID_FILE"
     export STYLEGAN_SEG_JAX_DISTRIBUTED=1
-    exec .venv/bin/python -m "stylegan_seg_jax.$module" "$@" ;;
+    exec .venv/bin/python -m stylegan_seg_jax "$command" "$@" ;;
   *)
-    echo "usage: $0 setup | run MODULE [flags]" >&2
+    echo "usage: $0 setup | run COMMAND [flags]" >&2
     exit 2 ;;
 esac

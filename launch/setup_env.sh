@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv (if missing) and installs the pinned requirements into it.
+# Creates .venv (if missing), installs the pinned requirements into it and
+# the package itself, editable (so .venv/bin/stylegan-seg runs this checkout).
 #   bash launch/setup_env.sh          # runtime requirements
 #   bash launch/setup_env.sh --test   # plus the test-only requirements
 # Idempotent: a second run reuses the environment and installs nothing new.
@@ -23,4 +24,9 @@ if [ "${1:-}" = "--test" ]; then
   "${PIP[@]}" --no-deps draggan==1.1.6
 else
   "${PIP[@]}" -r requirements.txt
+fi
+# The `stylegan-seg` command, pointing at this checkout (no dependencies:
+# they are the pinned ones above; no build isolation: no download).
+if [ ! -x .venv/bin/stylegan-seg ]; then
+  "${PIP[@]}" --no-deps --no-build-isolation -e .
 fi

@@ -8,7 +8,7 @@
 # For each variant: trains its SwAV stage once (ROOT/NAME/swav_run), then per
 # seed S fits ours on toy seed S (ROOT/NAME/seed_S, swav/ linked to the
 # shared stage) and evaluates it on the 256 toy test samples; finally writes
-# ROOT/ablation.md (python -m stylegan_seg_jax.report --ablation): per
+# ROOT/ablation.md (stylegan-seg report --ablation): per
 # variant, ours' mean ± std over the seeds, its change from the first
 # variant, the SwAV loss, how far the projection moved and the time per step.
 # Idempotent: finished stages are reused.
@@ -18,7 +18,7 @@ root=${1:-workdirs/toy_ablation}
 seeds=${2:-0 1 2}
 shift $(( $# < 2 ? $# : 2 ))
 bash launch/setup_env.sh
-py=.venv/bin/python
+sg=.venv/bin/stylegan-seg
 cfg=configs/toy_swav.py
 
 # NAME: the config overrides of the variant (on configs/toy_swav.py, whose
@@ -54,7 +54,7 @@ for name in "${order[@]}"; do
   fi
   read -r -a flags <<< "$(echo ${variants[$name]})"
   run="$root/$name"
-  $py -m stylegan_seg_jax.train --config=$cfg --workdir="$run/swav_run" \
+  $sg train --config=$cfg --workdir="$run/swav_run" \
       --config.stage=swav ${flags[@]+"${flags[@]}"}
   for s in $seeds; do
     w="$run/seed_$s"
@@ -62,9 +62,9 @@ for name in "${order[@]}"; do
     ln -sfn "$(cd "$run/swav_run" && pwd)/swav" "$w/swav"
     args=(--config=$cfg --workdir="$w" --config.data.oneshot="toy_seed:$s"
           --config.oneshot.methods=ours ${flags[@]+"${flags[@]}"})
-    $py -m stylegan_seg_jax.train "${args[@]}" --config.stage=oneshot
-    $py -m stylegan_seg_jax.evaluate "${args[@]}"
+    $sg train "${args[@]}" --config.stage=oneshot
+    $sg evaluate "${args[@]}"
   done
-  dirs+=("$run")
+  dirs+=(--workdir="$run")
 done
-$py -m stylegan_seg_jax.report --ablation "${dirs[@]}" --out="$root"
+$sg report --ablation "${dirs[@]}" --out="$root"

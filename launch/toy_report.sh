@@ -16,9 +16,9 @@ root=${1:-workdirs/toy_report}
 seeds=${2:-0 1 2}
 shift $(( $# < 2 ? $# : 2 ))
 bash launch/setup_env.sh
-py=.venv/bin/python
+sg=.venv/bin/stylegan-seg
 cfg=configs/toy_swav.py
-$py -m stylegan_seg_jax.train --config=$cfg --workdir="$root/swav_run" \
+$sg train --config=$cfg --workdir="$root/swav_run" \
     --config.stage=swav,simclr "$@"
 runs=()
 for s in $seeds; do
@@ -28,8 +28,8 @@ for s in $seeds; do
     ln -sfn "$(cd "$root/swav_run" && pwd)/$stage" "$w/$stage"
   done
   flags=(--config=$cfg --workdir="$w" --config.data.oneshot="toy_seed:$s" "$@")
-  $py -m stylegan_seg_jax.train "${flags[@]}" --config.stage=oneshot
-  $py -m stylegan_seg_jax.evaluate "${flags[@]}"
-  runs+=("$w")
+  $sg train "${flags[@]}" --config.stage=oneshot
+  $sg evaluate "${flags[@]}"
+  runs+=(--workdir="$w")
 done
-$py -m stylegan_seg_jax.report "${runs[@]}" --out="$root"
+$sg report "${runs[@]}" --out="$root"

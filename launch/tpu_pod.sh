@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one tool on every worker of a Cloud TPU VM slice (a pod), multi-host.
 #
-#   bash launch/tpu_pod.sh NAME ZONE MODULE [flags]
+#   bash launch/tpu_pod.sh NAME ZONE COMMAND [flags]
 #   bash launch/tpu_pod.sh my-v4-32 us-central2-b train \
 #       --config=configs/ffhq256.py \
 #       --config.generator_dir=gs://my-bucket/generators/ffhq \
@@ -32,10 +32,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 3 ]; then
-  echo "usage: $0 TPU_NAME ZONE MODULE [flags]" >&2
+  echo "usage: $0 TPU_NAME ZONE COMMAND [flags]" >&2
   exit 2
 fi
-name=$1 zone=$2 module=$3
+name=$1 zone=$2 command=$3
 shift 3
 accelerator=${ACCELERATOR:-tpu}
 case "$accelerator" in
@@ -59,7 +59,7 @@ if [ -x .venv/bin/python ]; then
 else
   py=python3
 fi
-STYLEGAN_SEG_JAX_CHECK_INPUTS=1 PYTHONPATH=. "$py" -m "stylegan_seg_jax.$module" "$@"
+STYLEGAN_SEG_JAX_CHECK_INPUTS=1 PYTHONPATH=. "$py" -m stylegan_seg_jax "$command" "$@"
 
 if [ -z "${WORKERS:-}" ]; then
   WORKERS=$(gc describe "$name" --format='value(networkEndpoints.len())')
@@ -83,7 +83,7 @@ setup="set -euo pipefail; mkdir -p ~/stylegan_seg_jax; cd ~/stylegan_seg_jax; \
 tar xzf ~/stylegan_seg_jax.tar.gz; \
 ACCELERATOR=$accelerator bash launch/pod_worker.sh setup"
 echo "setting up $WORKERS worker(s) of $name (log: $logdir/setup.log)"
-stamp="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) $module ==="
+stamp="=== $(date -u +%Y-%m-%dT%H:%M:%SZ) $command ==="
 echo "$stamp" >> "$logdir/setup.log"
 if ! gc ssh "$name" --worker=all --command="$setup" >> "$logdir/setup.log" 2>&1; then
   echo "tpu_pod: error: the setup failed on a worker; see $logdir/setup.log" >&2
@@ -93,7 +93,7 @@ fi
 
 # 4. Start the tool on every worker at once.
 args=$(printf '%q ' "$@")
-start="cd ~/stylegan_seg_jax && exec bash launch/pod_worker.sh run $module $args"
+start="cd ~/stylegan_seg_jax && exec bash launch/pod_worker.sh run $command $args"
 pids=()
 for ((i = 0; i < WORKERS; i++)); do
   echo "$stamp" >> "$logdir/worker_$i.log"

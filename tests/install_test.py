@@ -58,13 +58,23 @@ def _check_installed(python: pathlib.Path, elsewhere: pathlib.Path,
   package_file, generator_dir = where.stdout.split()
   assert pathlib.Path(package_file).is_relative_to(expect_under), package_file
   assert (pathlib.Path(generator_dir) / 'generator.json').is_file()
+  # The installed `stylegan-seg` command, and `python -m stylegan_seg_jax`.
+  command = python.parent / 'stylegan-seg'
   proc = subprocess.run(
-      [str(python), '-m', 'stylegan_seg_jax.toy', 'grid', '--out=grid',
-       '--num_samples=2'], cwd=elsewhere, capture_output=True, text=True,
-      env=_clean_env())
+      [str(command), 'toy', 'grid', '--out=grid', '--num_samples=2'],
+      cwd=elsewhere, capture_output=True, text=True, env=_clean_env())
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert (elsewhere / 'grid' / 'toy_faces_grid.png').read_bytes()[:4] == (
       b'\x89PNG')
+  # The converter is part of the installed command: a missing checkpoint is
+  # its one-line error.
+  proc = subprocess.run(
+      [str(python), '-m', 'stylegan_seg_jax', 'convert', '--src=missing.pt',
+       '--out=gen'], cwd=elsewhere, capture_output=True, text=True,
+      env=_clean_env())
+  assert proc.returncode == 1, proc.stderr[-2000:]
+  assert proc.stderr.strip().splitlines()[-1].startswith('convert: error: ')
+  assert 'missing.pt' in proc.stderr and not (elsewhere / 'gen').exists()
   # The labeller's page is package data too.
   page = subprocess.run(
       [str(python), '-c', 'from stylegan_seg_jax.labeller import server; '

@@ -175,7 +175,7 @@ def finalize(out: pathlib.Path, plan: ShardPlan, settings: dict[str, Any],
       check_data=False,
       description=(f'{sum(lengths)} samples of generator '
                    f'{settings["generator"]} segmented by '
-                   f'{settings["method"]} (stylegan_seg_jax.generate).'),
+                   f'{settings["method"]} (stylegan-seg generate).'),
       metadata=tfds.core.MetadataDict(meta))
   source = tfds.builder_from_directory(os.fspath(out)).as_data_source(SPLIT)
   rows = [source[i] for i in range(min(num_preview, len(source)))]

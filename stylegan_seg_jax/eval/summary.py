@@ -3,7 +3,7 @@
 Reads `WORKDIR/eval/metrics.json` of each run (written by the evaluation
 binary) and summarises, per method, the mean and the sample standard
 deviation over the runs of every metric of `evaluator.TABLE_METRICS` (and
-images/s), as a markdown table. `python -m stylegan_seg_jax.report` is its
+images/s), as a markdown table. `stylegan-seg report` is its
 CLI.
 
 `load_ablation` / `format_ablation` summarise variants of the self-supervised
@@ -29,7 +29,7 @@ from stylegan_seg_jax.runtime import files
 __all__ = ['load_runs', 'summarize', 'format_summary', 'REPORT_FILE',
            'ABLATION_FILE', 'Variant', 'load_ablation', 'format_ablation']
 
-# The files `python -m stylegan_seg_jax.report --out=DIR` writes.
+# The files `stylegan-seg report --out=DIR` writes.
 REPORT_FILE = 'report.md'
 ABLATION_FILE = 'ablation.md'
 _LOSS_WINDOW = 20  # steps averaged for the first and last SwAV loss
@@ -45,7 +45,7 @@ def load_runs(workdirs: Sequence[str | pathlib.Path]) -> list[dict[str, Any]]:
   for w in workdirs:
     path = files.as_path(w) / 'eval' / evaluator.METRICS_FILE
     if not path.is_file():
-      raise ValueError(f'{path} not found (run stylegan_seg_jax.evaluate '
+      raise ValueError(f'{path} not found (run stylegan-seg evaluate '
                        'there first)')
     runs.append(json.loads(path.read_text()))
   return runs

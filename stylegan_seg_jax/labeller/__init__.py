@@ -2,5 +2,5 @@
 
 `session.Session` holds the painted examples, trains the configured
 method's head on them and predicts new samples; `server.make_app` serves it
-to the page in `static/` (`python -m stylegan_seg_jax.label serve`).
+to the page in `static/` (`stylegan-seg label serve`).
 """

@@ -12,7 +12,7 @@ learns, not how long it runs or how often it logs). Rerunning a stage that
 has checkpoints with other settings is refused, naming the fields that
 differ (`check_stage_dir`), unless the stage is restarted
 (`prepare_stage_dir(..., restart=True)`, the training binary's
-`--restart`), which deletes that stage's checkpoints and logs.
+`--overwrite`), which deletes that stage's checkpoints and logs.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def load_generator_dir(name: str | os.PathLike[str],
     return stylegan2.load(name, resolution)
   except FileNotFoundError:
     raise ConfigError(f'generator checkpoint {os.fspath(name)!r} not found '
-                      '(expected a directory written by convert_weights.py)'
+                      '(expected a directory written by stylegan-seg convert)'
                       ) from None
   except ValueError as e:
     raise ConfigError(f'generator {os.fspath(name)!r}: {e}') from None
@@ -323,7 +323,7 @@ def check_stage_dir(config: ml_collections.ConfigDict, stage: str,
     more = f', and {len(diff) - 4} more' if len(diff) > 4 else ''
     raise ConfigError(
         f'{stage_dir} was trained with other settings ({shown}{more}); use '
-        'another --workdir, or --restart to train this stage again from '
+        'another --workdir, or --overwrite to train this stage again from '
         'scratch')
 
 

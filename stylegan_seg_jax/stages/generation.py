@@ -1,6 +1,6 @@
 """Annotated dataset generation: a trained segmenter streams labelled samples.
 
-The library of `python -m stylegan_seg_jax.generate`. Writes N generated
+The library of `stylegan-seg generate`. Writes N generated
 samples of a trained workdir, segmented on the fly by one of its methods,
 as the sharded TFDS dataset of `data.generated_set` (one split `train`),
 with the features of `labelled_set.features` plus the segmenter's per-image

@@ -65,7 +65,7 @@ def load(path: str | os.PathLike[str],
   """Loads a converted-generator directory.
 
   Args:
-    path: directory written by `convert_weights.py` or `save`.
+    path: directory written by `stylegan-seg convert` or `save`.
     resolution: run only the blocks up to this resolution (<= the
       checkpoint's); the image is then that block's skip-RGB output, as the
       paper's code does with the 1024 FFHQ model at 256.
@@ -82,7 +82,7 @@ def load(path: str | os.PathLike[str],
   if not cfg_file.is_file():
     raise FileNotFoundError(
         f'{path} is not a converted generator directory (no {CONFIG_FILE}); '
-        'create one with convert_weights.py')
+        'create one with stylegan-seg convert')
   doc = json.loads(cfg_file.read_text())
   if doc.get('format_version') != FORMAT_VERSION:
     raise ValueError(f'{cfg_file}: unsupported format_version '

@@ -12,7 +12,7 @@
     images, features = gen(z, psi=1.0)
     masks = toy.ground_truth(z)
 
-`python -m stylegan_seg_jax.toy {grid,testset,report}` is its CLI.
+`stylegan-seg toy {grid,testset,report}` is its command.
 """
 
 from stylegan_seg_jax.toy import faces

@@ -8,7 +8,7 @@ in the generator's [-1, 1] range, weighted per ground-truth class so that the
 small parts (eyes, brows, nose, mouth, ears) are drawn. No discriminator: the
 target is a deterministic function of z, so a pixel loss is the whole task.
 
-  python -m stylegan_seg_jax.train --config=configs/toy_generator.py \
+  stylegan-seg train --config=configs/toy_generator.py \
       --workdir=workdirs/toy_generator
 
 It is the `toy_generator` stage of the training binary, with the one

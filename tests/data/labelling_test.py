@@ -23,7 +23,7 @@ NUM_CLASSES = len(toy.CLASS_NAMES)
 
 def _cli(*args):
   return subprocess.run(
-      [sys.executable, '-m', 'stylegan_seg_jax.label', *args], cwd=ROOT,
+      [sys.executable, '-m', 'stylegan_seg_jax', 'label', *args], cwd=ROOT,
       capture_output=True, text=True, env=subprocess_env())
 
 

@@ -175,8 +175,8 @@ def test_the_whole_chain_on_an_emulated_pod_with_a_bucket_workdir(
     # 1. SwAV on the pod, killed on both workers after its third checkpoint.
     # A run left over on worker 0, which the launcher started before, and a
     # stranger whose command line looks like ours.
-    stale = _sleeper('python -m stylegan_seg_jax.train --stale')
-    stranger = _sleeper('python -m stylegan_seg_jax.train --not-ours')
+    stale = _sleeper('python -m stylegan_seg_jax train --stale')
+    stranger = _sleeper('python -m stylegan_seg_jax train --not-ours')
     (tmp_path / 'pod' / 'worker_0' / 'stylegan_seg_jax' / '.run.pid'
      ).write_text(str(stale.pid))
     # The calls docs/pod.md gives, with the tiny config's sizes.

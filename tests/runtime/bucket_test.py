@@ -267,16 +267,14 @@ def test_a_checkpoint_converts_into_a_bucket(url, tmp_path):
 
 
 def test_local_only_tools_refuse_a_bucket_path(tmp_path):
-  for argv in (['stylegan_seg_jax.label', 'serve',
-                f'--config={ROOT / "configs" / "tiny.py"}',
-                '--workdir=gs://b/run'],
-               ['stylegan_seg_jax.toy', 'testset', '--out=gs://b/toy'],
-               # The first release's spelling of --out too.
-               ['stylegan_seg_jax.toy', 'testset', '--data_dir=gs://b/toy'],
-               ['stylegan_seg_jax.label', 'import_reference',
-                '--latents=l.pt', '--labels=m.pt', '--name=n',
-                '--data_dir=gs://b/data']):
-    proc = subprocess.run([sys.executable, '-m', *argv], cwd=tmp_path,
+  tiny = f'--config={ROOT / "configs" / "tiny.py"}'
+  for argv in (['label', 'serve', tiny, '--workdir=gs://b/run'],
+               ['toy', 'testset', '--out=gs://b/toy'],
+               ['label', 'import_reference', tiny, '--latents=l.pt',
+                '--labels=m.pt', '--name=n', '--out=gs://b/data'],
+               ['convert', '--src=gs://b/g.pt', '--out=g']):
+    proc = subprocess.run([sys.executable, '-m', 'stylegan_seg_jax', *argv],
+                          cwd=tmp_path,
                           capture_output=True, text=True,
                           env=subprocess_env())
     assert proc.returncode == 2, proc.stderr
@@ -307,11 +305,11 @@ def test_report_reads_and_writes_a_bucket(store, url, tmp_path):
   expected = summary.format_summary(summary.summarize(runs), runs)
   # The binary writes its --out into the bucket, nothing on the local disk.
   for args, name, text in (
-      (seeds, 'report.md', expected),
-      (['--ablation', *remote], 'ablation.md',
+      ([f'--workdir={s}' for s in seeds], 'report.md', expected),
+      (['--ablation', *(f'--workdir={r}' for r in remote)], 'ablation.md',
        summary.format_ablation(summary.load_ablation([base, trained])))):
     proc = subprocess.run(
-        [sys.executable, '-m', 'stylegan_seg_jax.report', *args,
+        [sys.executable, '-m', 'stylegan_seg_jax', 'report', *args,
          f'--out={url}/tables'], cwd=tmp_path, capture_output=True,
         text=True, env=subprocess_env())
     assert proc.returncode == 0, proc.stderr

@@ -39,7 +39,7 @@ def test_other_settings_are_refused_and_restart_starts_over(tmp_path):
   record = _trained(stage, tiny_config(), 'simclr')
   changed = tiny_config(**{'simclr.temperature': 0.5, 'simclr.num_steps': 9})
   with pytest.raises(config_lib.ConfigError,
-                     match=r'simclr.temperature: 1.0 -> 0.5.*--restart'):
+                     match=r'simclr.temperature: 1.0 -> 0.5.*--overwrite'):
     config_lib.prepare_stage_dir(changed, 'simclr', stage)
   assert (stage / 'settings.json').read_text() == record  # nothing changed
   assert (stage / 'checkpoints' / '2').is_dir()
@@ -47,7 +47,7 @@ def test_other_settings_are_refused_and_restart_starts_over(tmp_path):
   longer = tiny_config(**{'simclr.num_steps': 9})
   config_lib.prepare_stage_dir(longer, 'simclr', stage)
   assert (stage / 'checkpoints' / '2').is_dir()
-  # --restart: the stage's training is deleted, the new settings recorded.
+  # --overwrite: the stage's training is deleted, the new settings recorded.
   config_lib.prepare_stage_dir(changed, 'simclr', stage, restart=True)
   assert not (stage / 'checkpoints').exists()
   assert json.loads((stage / 'settings.json').read_text())[
@@ -103,7 +103,7 @@ def test_a_restart_keeps_the_stages_brought_in_as_dependencies(tmp_path):
   _trained(tmp_path / 'simclr', tiny_config(), 'simclr')
   config = tiny_config(**{'stage': ('oneshot',), 'simclr.temperature': 0.5})
   # SimCLR (a dependency) was trained with other settings: refused, even
-  # with --restart, which applies to the listed stage only.
+  # with --overwrite, which applies to the listed stage only.
   with pytest.raises(config_lib.ConfigError, match='simclr.temperature'):
     runner.train_and_evaluate(config, str(tmp_path), restart=True)
   assert (tmp_path / 'simclr' / 'checkpoints' / '2').is_dir()

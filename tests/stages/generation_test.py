@@ -158,7 +158,7 @@ def test_drop_uncertain_removes_the_most_uncertain_of_each_shard(
 
 
 def _cli(workdir, out, n, extra=()):
-  return [sys.executable, '-m', 'stylegan_seg_jax.generate',
+  return [sys.executable, '-m', 'stylegan_seg_jax', 'generate',
           '--config=configs/tiny.py', f'--workdir={workdir}', f'--out={out}',
           f'--num_samples={n}', '--config.generate.shard_size=4',
           '--config.generate.batch_size=8', *extra]

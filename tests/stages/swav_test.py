@@ -134,7 +134,7 @@ def test_loss_falls_on_the_tiny_model():
 
 def _cli(*args, env=None, **kw):
   return subprocess.run(
-      [sys.executable, '-m', 'stylegan_seg_jax.train', *args],
+      [sys.executable, '-m', 'stylegan_seg_jax', 'train', *args],
       cwd=ROOT, capture_output=True, text=True,
       env=subprocess_env(**(env or {})), **kw)
 
@@ -172,7 +172,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
   assert full.returncode == 0, full.stderr
   work = tmp_path / 'killed'
   proc = subprocess.Popen(
-      [sys.executable, '-m', 'stylegan_seg_jax.train', *base,
+      [sys.executable, '-m', 'stylegan_seg_jax', 'train', *base,
        f'--workdir={work}'], cwd=ROOT, stdout=subprocess.PIPE,
       stderr=subprocess.PIPE, env=subprocess_env())
   ckpts = work / 'swav' / 'checkpoints'

@@ -179,7 +179,7 @@ def test_save_load_roundtrip_and_prune(small, tmp_path):
     np.testing.assert_array_equal(a, b)
   with pytest.raises(ValueError, match='power of two'):
     stylegan2.load(tmp_path / 'g', resolution=32)
-  with pytest.raises(FileNotFoundError, match='convert_weights'):
+  with pytest.raises(FileNotFoundError, match='stylegan-seg convert'):
     stylegan2.load(tmp_path)
   with pytest.raises(FileExistsError):
     stylegan2.save(tmp_path / 'g', small.config, small.variables)

@@ -120,7 +120,7 @@ def test_shipped_generator_reproduces_its_recorded_psnr():
 @pytest.mark.slow
 def test_grid_command_writes_a_png(tmp_path):
   proc = subprocess.run(
-      [sys.executable, '-m', 'stylegan_seg_jax.toy', 'grid',
+      [sys.executable, '-m', 'stylegan_seg_jax', 'toy', 'grid',
        f'--out={tmp_path}', '--num_samples=4', '--seed=3'], cwd=ROOT,
       capture_output=True, text=True, env=subprocess_env())
   assert proc.returncode == 0, proc.stderr

@@ -1,7 +1,7 @@
-"""Dataset generation binary: N annotated samples from a trained workdir.
+"""`stylegan-seg generate`: N annotated samples from a trained workdir.
 
-  python -m stylegan_seg_jax.generate --config=configs/toy_swav.py \
-      --workdir=workdirs/toy --num_samples=10000 --out=datasets/toy_10k
+  stylegan-seg generate --config=configs/toy_swav.py --workdir=workdirs/toy \
+      --num_samples=10000 --out=datasets/toy_10k
 
 Writes a sharded TFDS dataset (ArrayRecord, split `train`) that plain tfds
 reads; a rerun after a kill resumes (docs/formats.md). Settings:
@@ -9,17 +9,22 @@ reads; a rerun after a kill resumes (docs/formats.md). Settings:
 drop_uncertain). Prints one JSON line per process.
 """
 
+from __future__ import annotations
+
 import json
 
-from stylegan_seg_jax.runtime import cli
+from stylegan_seg_jax.commands import bootstrap
 
-_CONFIG = cli.config_flag()
-_WORKDIR = cli.workdir_flag()
-_OUT = cli.out_flag()
-_NUM_SAMPLES = cli.num_samples_flag()
+__all__ = ['run']
+
+_CONFIG = bootstrap.config_flag()
+_WORKDIR = bootstrap.workdir_flag()
+_OUT = bootstrap.out_flag()
+_NUM_SAMPLES = bootstrap.num_samples_flag()
 
 
 def main(argv: list[str]) -> None:
+  """Generates the dataset and prints this process's summary line."""
   del argv
   import jax  # pylint: disable=g-import-not-at-top
 
@@ -35,14 +40,8 @@ def main(argv: list[str]) -> None:
       'complete': result.complete, 'num_examples': result.num_examples}))
 
 
-
-def check_inputs() -> None:
-  """The inputs the config names exist (launch/tpu_pod.sh, before start)."""
-  from stylegan_seg_jax.stages import config as config_lib  # pylint: disable=g-import-not-at-top
-  config_lib.check_inputs(_CONFIG.value)
-
-
-if __name__ == '__main__':
-  cli.run(main, name='generate', distributed=True,
-          required=('config', 'workdir', 'out', 'num_samples'),
-          check_inputs=check_inputs)
+def run(argv: list[str]) -> None:
+  """Runs the command on `argv` (program name first) and exits."""
+  bootstrap.run(main, name='generate', argv=argv, distributed=True,
+                required=('config', 'workdir', 'out', 'num_samples'),
+                check_inputs=bootstrap.check_config_inputs)

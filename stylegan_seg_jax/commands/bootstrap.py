@@ -1,9 +1,9 @@
-"""The bootstrap every binary shares: flags, multi-host start, errors, exits.
+"""The bootstrap every command shares: flags, multi-host start, errors, exits.
 
-Each binary is a thin module: it defines its flags at import time (the
-shared ones through the helpers below, so that a flag name means one thing
-everywhere), and its `if __name__ == '__main__':` block calls
-`run(main, name=...)`, which
+Each command (`stylegan-seg COMMAND`, see `commands`) is a thin module: it
+defines its flags at import time (the shared ones through the helpers
+below, so that a flag name means one thing everywhere), and its `run(argv)`
+calls `run(main, name=..., argv=argv)`, which
 
 1. parses the flags (a bad command line prints the usage and one error line
    and exits with status 2);
@@ -38,11 +38,10 @@ from stylegan_seg_jax.runtime.errors import UserError
 from stylegan_seg_jax.runtime.messages import one_line
 from stylegan_seg_jax.runtime.messages import quote
 
-__all__ = ['CHECK_INPUTS_ENV', 'UserError', 'UsageError', 'one_line',
-           'config_flag', 'workdir_flag', 'out_flag', 'num_samples_flag',
-           'seed_flag',
-           'batch_size_flag', 'overwrite_flag', 'deprecated_flag',
-           'warn', 'run', 'CHECK_ARGS_ENV', 'EXIT_ERROR', 'EXIT_USAGE']
+__all__ = ['CHECK_INPUTS_ENV', 'config_flag', 'workdir_flag', 'out_flag',
+           'num_samples_flag', 'seed_flag', 'batch_size_flag',
+           'overwrite_flag', 'check_config_inputs', 'warn', 'run',
+           'CHECK_ARGS_ENV', 'EXIT_ERROR', 'EXIT_USAGE']
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -109,19 +108,28 @@ def batch_size_flag(default: int | None = None) -> flags.FlagHolder[int]:
 
 
 def overwrite_flag() -> flags.FlagHolder[bool]:
-  """--overwrite: replace an existing output instead of refusing."""
-  return _shared('overwrite', lambda: flags.DEFINE_bool(
-      'overwrite', False, 'Replace an existing output.'))
+  """--overwrite: replace what exists instead of refusing to.
 
-
-def deprecated_flag(old: str, new: str, define: Callable[..., Any],
-                    *args: Any) -> Any:
-  """Defines the old spelling `old` of a flag, documented as replaced by `new`.
-
-  The binary reads it and calls `warn` when it is present.
+  For `train`, what exists is the configured stages' previous training
+  (deleted, then trained again); elsewhere an output file or directory.
   """
-  return _shared(old, lambda: define(old, *args,
-                                     f'Deprecated: use {new} instead.'))
+  return _shared('overwrite', lambda: flags.DEFINE_bool(
+      'overwrite', False, 'Replace what exists instead of refusing to (train: '
+      "delete the configured stages' previous training and train them "
+      'again; elsewhere: an existing output).'))
+
+
+def check_config_inputs() -> None:
+  """Checks that the inputs `--config` names exist, without reading them.
+
+  What `train`, `evaluate` and `generate` run under CHECK_INPUTS_ENV
+  (`launch/tpu_pod.sh`, before any worker starts).
+
+  Raises:
+    stages.config.ConfigError: the first missing input (one line).
+  """
+  from stylegan_seg_jax.stages import config as config_lib  # pylint: disable=g-import-not-at-top
+  config_lib.check_inputs(config_flag().value)
 
 
 def _distributed_flags() -> Callable[[], bool]:
@@ -173,6 +181,7 @@ def _url_values(args: Sequence[str]) -> Iterator[tuple[str, str]]:
 
 
 def run(main: Callable[[list[str]], Any], *, name: str,
+        argv: Sequence[str] | None = None,
         usage: str | None = None,
         commands: Sequence[str] | None = None,
         min_args: int = 0, max_args: int | None = 0,
@@ -186,7 +195,8 @@ def run(main: Callable[[list[str]], Any], *, name: str,
   Args:
     main: the binary's body; `argv[1:]` are the positional arguments (the
       subcommand first when `commands` is given).
-    name: the binary's name in messages (`NAME: error: ...`).
+    name: the command's name in messages (`NAME: error: ...`).
+    argv: the command line, program name first (default: `sys.argv`).
     usage: printed before a usage error.
     commands: the subcommands; exactly one must be given.
     min_args: plain positional arguments required (without `commands`).
@@ -276,4 +286,5 @@ def run(main: Callable[[list[str]], Any], *, name: str,
       sys.exit(EXIT_ERROR)
     sys.exit(status or 0)
 
-  app.run(body, flags_parser=parse)
+  app.run(body, argv=None if argv is None else list(argv),
+          flags_parser=parse)

@@ -2,15 +2,16 @@
 
 import pytest
 
-from stylegan_seg_jax.runtime import cli
+from stylegan_seg_jax.runtime import errors
+from stylegan_seg_jax.runtime import messages
 from stylegan_seg_jax.stages import config as config_lib
 from tests.helpers import tiny_config
 
 
 def test_one_line_collapses_and_cuts():
-  assert cli.one_line(ValueError('a\n  b\tc')) == 'a b c'
-  assert cli.one_line(KeyError()) == 'KeyError'
-  long = cli.one_line('x' * 1000, limit=20)
+  assert messages.one_line(ValueError('a\n  b\tc')) == 'a b c'
+  assert messages.one_line(KeyError()) == 'KeyError'
+  long = messages.one_line('x' * 1000, limit=20)
   assert long == 'x' * 17 + '...' and len(long) == 20
 
 
@@ -25,6 +26,6 @@ def test_stages_of(stage, want):
 
 
 def test_config_error_is_a_user_error():
-  assert issubclass(config_lib.ConfigError, cli.UserError)
+  assert issubclass(config_lib.ConfigError, errors.UserError)
   with pytest.raises(config_lib.ConfigError, match='unknown stage'):
     config_lib.stages_of(tiny_config(stage=('train',)))
