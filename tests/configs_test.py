@@ -16,6 +16,8 @@ from stylegan_seg_jax.stages import simclr as simclr_stage
 from stylegan_seg_jax.stages import swav as swav_stage
 from stylegan_seg_jax.toy import generator_training
 
+pytestmark = pytest.mark.fast
+
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / 'configs'
 CONFIGS = sorted(p.stem for p in CONFIG_DIR.glob('*.py')
                  if p.stem not in ('__init__', 'common'))

@@ -6,9 +6,12 @@ process and defines fixtures.
 
 The device count is forced before jax is imported, whatever XLA_FLAGS the
 environment holds (an outer --xla_force_host_platform_device_count is
-replaced, other XLA flags are kept). Tests marked `slow` start subprocesses,
-run an end-to-end chain or compile a whole training step several times;
-`pytest -m "not slow"` is the quick subset.
+replaced, other XLA flags are kept).
+
+Every test is marked either `fast` (the quick subset, `pytest -m fast`,
+chosen to run in a few minutes) or `slow` (it starts subprocesses, runs an
+end-to-end chain or compiles a whole training step several times); a test
+with neither or both is a collection error.
 """
 
 import atexit
@@ -64,3 +67,15 @@ def tiny_workdir(tiny_swav_workdir, tmp_path_factory):
       'stage': ('oneshot',), 'oneshot.num_steps': 12,
       'oneshot.eval_every': 12, 'oneshot.checkpoint_every': 6}), wd)
   return wd
+
+
+def pytest_collection_modifyitems(config, items):
+  """Refuses a test that is not marked exactly one of `fast` and `slow`."""
+  del config
+  wrong = [item.nodeid for item in items
+           if len({m.name for m in item.iter_markers()}
+                  & {'fast', 'slow'}) != 1]
+  if wrong:
+    raise pytest.UsageError(
+        f'{len(wrong)} test(s) not marked exactly one of fast and slow: '
+        + ', '.join(wrong[:5]))

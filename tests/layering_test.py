@@ -13,6 +13,8 @@ import pathlib
 
 import pytest
 
+pytestmark = pytest.mark.fast
+
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / 'stylegan_seg_jax'
 LAYERS = ('runtime', 'stylegan2', 'convert', 'toy', 'method', 'data', 'eval',
           'stages', 'labeller', 'commands')

@@ -1,8 +1,8 @@
-"""The command line: one `stylegan-seg` command with a subcommand per tool.
+r"""The command line: one `stylegan-seg` command with a subcommand per tool.
 
   stylegan-seg train     --config=CONFIG --workdir=DIR      # the stages
   stylegan-seg evaluate  --config=CONFIG --workdir=DIR      # the metrics
-  stylegan-seg generate  --config=CONFIG --workdir=DIR --out=DIR \\
+  stylegan-seg generate  --config=CONFIG --workdir=DIR --out=DIR \
       --num_samples=N                                       # a dataset
   stylegan-seg label     serve|export|import|import_reference ...
   stylegan-seg report    --workdir=DIR [--workdir=DIR ...] [--out=DIR]

@@ -26,11 +26,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 from absl import app
 from absl import flags
 from absl import logging
+import ml_collections
 
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime.errors import UsageError
@@ -40,7 +41,7 @@ from stylegan_seg_jax.runtime.messages import quote
 
 __all__ = ['CHECK_INPUTS_ENV', 'config_flag', 'workdir_flag', 'out_flag',
            'num_samples_flag', 'seed_flag', 'batch_size_flag',
-           'overwrite_flag', 'check_config_inputs', 'warn', 'run',
+           'overwrite_flag', 'given', 'check_config_inputs', 'warn', 'run',
            'CHECK_ARGS_ENV', 'EXIT_ERROR', 'EXIT_USAGE']
 
 EXIT_ERROR = 1
@@ -119,6 +120,20 @@ def overwrite_flag() -> flags.FlagHolder[bool]:
       'again; elsewhere: an existing output).'))
 
 
+T = TypeVar('T')
+
+
+def given(holder: flags.FlagHolder[T | None]) -> T:
+  """The value of a flag the command requires (named in `run(required=)`).
+
+  Raises:
+    UsageError: the flag was not given (when the command did not list it).
+  """
+  if holder.value is None:
+    raise UsageError(f'--{holder.name} is required')
+  return holder.value
+
+
 def check_config_inputs() -> None:
   """Checks that the inputs `--config` names exist, without reading them.
 
@@ -152,20 +167,27 @@ def _distributed_flags() -> Callable[[], bool]:
   return initialize
 
 
-def _usage_exit(name: str, usage: str | None, message: str) -> None:
+def _usage_exit(name: str, usage: str | None, message: str) -> NoReturn:
   if usage:
     print(usage, file=sys.stderr)
   print(f'{name}: error: {one_line(message)}', file=sys.stderr, flush=True)
   sys.exit(EXIT_USAGE)
 
 
+def _config_dict(value: Any) -> dict[str, Any] | None:
+  """A config flag's fields as nested dicts (loading the file); else None."""
+  if not isinstance(value, ml_collections.ConfigDict):
+    return None
+  return value.to_dict()
+
+
 def _url_values(args: Sequence[str]) -> Iterator[tuple[str, str]]:
-  """(where, value) of every flag value, config field and argument that
-  names a URL."""
+  """Where and what of every flag, config field and argument naming a URL."""
   for flag in flags.FLAGS:
     value = flags.FLAGS[flag].value
-    if hasattr(value, 'to_dict'):
-      stack = [(f'--{flag}', value.to_dict())]
+    fields = _config_dict(value)
+    if fields is not None:
+      stack = [(f'--{flag}', fields)]
       while stack:
         prefix, node = stack.pop()
         for key, item in node.items():
@@ -230,9 +252,7 @@ def run(main: Callable[[list[str]], Any], *, name: str,
     # a bad command line too.
     for flag in flags.FLAGS:
       try:
-        value = flags.FLAGS[flag].value
-        if hasattr(value, 'to_dict'):
-          value.to_dict()
+        _config_dict(flags.FLAGS[flag].value)
       except Exception as e:  # pylint: disable=broad-except
         _usage_exit(name, usage, f'--{flag}: {e}')
     missing = [f for f in required if flags.FLAGS[f].value is None]

@@ -121,8 +121,8 @@ def _serve() -> None:
     shown = f'[{host}]' if ':' in host else host
     hosts = ('127.0.0.1', 'localhost', '::1', '[::1]', host)
     if host in ('0.0.0.0', '::'):
-      bootstrap.warn('label', f'listening on every interface ({host}): anyone who '
-               'can reach this machine can use the labeller')
+      bootstrap.warn('label', f'listening on every interface ({host}): anyone '
+                     'who can reach this machine can use the labeller')
       hosts = ('*',)
     app = server.make_app(s, allowed_hosts=hosts)
     print(f'labeller: http://{shown}:{port}/  (method {s.method}, '
@@ -149,8 +149,9 @@ def main(argv: list[str]) -> None:
     labelling.export(gen, _SEED.value, _OUT.value, psi=psi, class_names=names,
                      generator_name=name, overwrite=_OVERWRITE.value)
   elif command == 'import':
-    out = pathlib.Path(_OUT.value or _EXPORT.value) / EXAMPLE_FILE
-    labelling.import_mask(_EXPORT.value, _MASK.value, out,
+    export = bootstrap.given(_EXPORT)
+    out = pathlib.Path(_OUT.value or export) / EXAMPLE_FILE
+    labelling.import_mask(export, bootstrap.given(_MASK), out,
                           palette=_PALETTE.value, overwrite=_OVERWRITE.value)
   else:
     from stylegan_seg_jax.data import reference_data  # pylint: disable=g-import-not-at-top
@@ -159,7 +160,8 @@ def main(argv: list[str]) -> None:
     if config.data.reference_psi is not None:
       psi = float(config.data.reference_psi)
     reference_data.import_reference(
-        _LATENTS.value, _LABELS.value, gen, names, _OUT.value, _NAME.value,
+        bootstrap.given(_LATENTS), bootstrap.given(_LABELS), gen, names,
+        bootstrap.given(_OUT), bootstrap.given(_NAME),
         psi=psi, generator_name=name,
         label_size=config.data.reference_label_size)
 

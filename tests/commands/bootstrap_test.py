@@ -7,6 +7,8 @@ from stylegan_seg_jax.runtime import messages
 from stylegan_seg_jax.stages import config as config_lib
 from tests.helpers import tiny_config
 
+pytestmark = pytest.mark.fast
+
 
 def test_one_line_collapses_and_cuts():
   assert messages.one_line(ValueError('a\n  b\tc')) == 'a b c'

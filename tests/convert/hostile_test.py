@@ -23,12 +23,12 @@ import pytest
 from stylegan_seg_jax.convert import formats
 from stylegan_seg_jax.convert import readers
 from stylegan_seg_jax.runtime import files
-from tests.helpers import ROOT
-from tests.helpers import subprocess_env
 from tests.convert import hostile_files as hf
 from tests.convert.hostile_files import Call
 from tests.convert.hostile_files import Global
 from tests.convert.hostile_files import NewObj
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
 
 MARKER = 'PWNED'  # a payload that ran would create this file in the cwd
 _SYSTEM = Global('posix', 'system')

@@ -9,6 +9,8 @@ from stylegan_seg_jax.data import experiment
 from stylegan_seg_jax.data import labelled_set
 from tests.helpers import tiny_config
 
+pytestmark = pytest.mark.fast
+
 
 def test_toy_test_set_reads_back_with_plain_tfds(tmp_path):
   directory = experiment.build_toy_test_set(tmp_path / 'tfds')

@@ -70,6 +70,7 @@ def _import(tmp_path, exported, mask, mode, **options):
   return labelling.import_mask(exported, png, out, **options), out
 
 
+@pytest.mark.fast
 def test_z_from_seeds_is_the_toy_convention():
   z = stylegan2.z_from_seeds([5, 0], 7)
   assert z.shape == (2, 7) and z.dtype == np.float32
@@ -81,6 +82,7 @@ def test_z_from_seeds_is_the_toy_convention():
     stylegan2.z_from_seeds([-1], 3)
 
 
+@pytest.mark.fast
 def test_export_writes_untruncated_w_image_and_palette(exported, gen):
   assert sorted(p.name for p in exported.iterdir()) == sorted(
       labelling.EXPORT_FILES)
@@ -102,6 +104,7 @@ def test_export_writes_untruncated_w_image_and_palette(exported, gen):
   assert Image.open(exported / 'palette.png').mode == 'RGB'
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize('mode', ['L', 'P'])
 def test_import_index_png(tmp_path, exported, gen, truth, capsys, mode):
   if mode == 'P':
@@ -132,6 +135,7 @@ def test_import_index_png(tmp_path, exported, gen, truth, capsys, mode):
     np.testing.assert_array_equal(data['mask'], truth)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize('mode', ['RGB', 'RGBA'])
 def test_import_colour_png(tmp_path, exported, truth, capsys, mode):
   colours = pictures.colorize(truth, NUM_CLASSES)
@@ -142,6 +146,7 @@ def test_import_colour_png(tmp_path, exported, truth, capsys, mode):
   np.testing.assert_array_equal(labelled_set.load_example(out).mask, truth)
 
 
+@pytest.mark.fast
 def test_import_colour_png_with_partial_reordered_palette(tmp_path, exported):
   mask = np.zeros((64, 64), np.uint8)
   mask[10:20, 10:20] = 3  # eye
@@ -171,6 +176,7 @@ def _wrong_size(truth):
   return truth[:, :60], 'L', 'mask is 60x64, the image is 64x64'
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize('make', [_unknown_colour, _out_of_range, _wrong_size])
 def test_import_errors_write_nothing(tmp_path, exported, truth, make):
   mask, mode, pattern = make(truth)
@@ -179,6 +185,7 @@ def test_import_errors_write_nothing(tmp_path, exported, truth, make):
   assert not (tmp_path / 'shot.npz').exists() and _no_leftovers(tmp_path)
 
 
+@pytest.mark.fast
 def test_import_refuses_to_overwrite(tmp_path, exported, truth):
   out = tmp_path / 'shot.npz'
   out.write_bytes(b'keep')
@@ -189,6 +196,7 @@ def test_import_refuses_to_overwrite(tmp_path, exported, truth):
   np.testing.assert_array_equal(labelled_set.load_example(out).mask, truth)
 
 
+@pytest.mark.fast
 def test_reexport_into_a_non_empty_directory_refuses(exported, gen):
   before = {p.name: p.read_bytes() for p in exported.iterdir()}
   with pytest.raises(FileExistsError, match='already contains an export'):
@@ -231,16 +239,6 @@ def test_cli_import_error_is_one_line(tmp_path, exported, truth):
 
 
 @pytest.mark.slow
-def test_cli_deprecated_flags_still_work(tmp_path, exported):
-  out = tmp_path / 'old'
-  proc = _cli('export', '--generator=toy', f'--seed={SEED}', f'--out={out}')
-  assert proc.returncode == 0, proc.stderr
-  assert 'label: warning: --generator is deprecated' in proc.stderr
-  with np.load(out / 'latent.npz') as a, np.load(exported / 'latent.npz') as b:
-    np.testing.assert_array_equal(a['image'], b['image'])
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize('args,pattern', [
     ((), 'expected one command of serve, export, import, import_reference; '
          'got none'),
@@ -252,6 +250,12 @@ def test_cli_deprecated_flags_still_work(tmp_path, exported):
      '--seed does not apply to import'),
     (('export', '--config=configs/nonexistent.py', '--seed=1', '--out=x'),
      'nonexistent.py'),
+    # The first release's flags are gone (the config carries the values).
+    (('export', '--generator=toy', '--seed=1', '--out=x'),
+     "Unknown command line flag 'generator'"),
+    (('import_reference', '--config=configs/tiny.py', '--latents=a',
+      '--labels=b', '--name=n', '--data_dir=d'),
+     "Unknown command line flag 'data_dir'"),
 ])
 def test_cli_usage_errors_exit_2(args, pattern):
   proc = _cli(*args)
@@ -261,6 +265,7 @@ def test_cli_usage_errors_exit_2(args, pattern):
   assert pattern in err[-1]
 
 
+@pytest.mark.fast
 def test_example_file_checks(tmp_path, truth):
   ex = labelled_set.OneShotExample(
       w=np.ones((4, 8)), psi=0.7, mask=truth.astype(np.int64),

@@ -12,6 +12,8 @@ from stylegan_seg_jax.data import labelled_set
 from stylegan_seg_jax.data import reference_data
 from stylegan_seg_jax.runtime import pictures
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture(scope='module')
 def gen():

@@ -7,6 +7,8 @@ import pytest
 
 from stylegan_seg_jax.eval import metrics
 
+pytestmark = pytest.mark.fast
+
 # Two 3x3 images, 3 classes. Pixel (row, col).
 #
 # Image A

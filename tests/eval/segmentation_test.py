@@ -22,7 +22,8 @@ def toy_setup():
 
 
 @pytest.mark.parametrize('name', [
-    'ours', 'repurposegan',
+    pytest.param('ours', marks=pytest.mark.fast),
+    pytest.param('repurposegan', marks=pytest.mark.fast),
     pytest.param('datasetgan_ensemble', marks=pytest.mark.slow),
     pytest.param('hfc_kmeans', marks=pytest.mark.slow)])
 def test_on_the_fly_equals_two_pass_reference_and_shards(toy_setup, name):
@@ -65,6 +66,7 @@ def test_on_the_fly_equals_two_pass_reference_and_shards(toy_setup, name):
   assert labels.shape == (8, 64, 64) and unc.shape == (8,)
 
 
+@pytest.mark.fast
 def test_segment_all_pads_and_times(toy_setup):
   gen, config = toy_setup
   seg = segmenters.build('repurposegan', config, gen.config, 8)

@@ -6,6 +6,8 @@ import pytest
 
 from stylegan_seg_jax.eval import summary
 
+pytestmark = pytest.mark.fast
+
 
 def _run(tmp_path, name, oneshot, methods):
   eval_dir = tmp_path / name / 'eval'

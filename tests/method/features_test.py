@@ -8,6 +8,8 @@ import torch
 
 from stylegan_seg_jax.method import features as feat_lib
 
+pytestmark = pytest.mark.fast
+
 RES = 32
 SHAPES = [(4, 6), (8, 5), (8, 5), (16, 3), (32, 2)]  # (resolution, channels)
 

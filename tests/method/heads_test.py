@@ -9,6 +9,8 @@ import torch
 from stylegan_seg_jax.method import features as feat_lib
 from stylegan_seg_jax.method import heads
 
+pytestmark = pytest.mark.fast
+
 SHAPES = [(4, 6), (8, 5), (16, 3)]
 RES = 16
 

@@ -11,6 +11,8 @@ from stylegan_seg_jax.method import segmenters
 from stylegan_seg_jax.method import views
 from tests.helpers import tiny_config
 
+pytestmark = pytest.mark.fast
+
 
 def _naive_lloyd(x, centres, iters):
   """Textbook Lloyd iterations with Python loops over clusters."""

@@ -2,8 +2,11 @@
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from stylegan_seg_jax.method import segmenters
+
+pytestmark = pytest.mark.fast
 
 
 def test_majority_vote_and_js_uncertainty():

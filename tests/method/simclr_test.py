@@ -8,6 +8,8 @@ import pytest
 
 from stylegan_seg_jax.method import simclr
 
+pytestmark = pytest.mark.fast
+
 # Four 2-d samples, interleaved views (s0, t0, s1, t1): each positive pair
 # is identical, the two pairs orthogonal. Cosines, tau = 1:
 #   s = [[1 1 0 0], [1 1 0 0], [0 0 1 1], [0 0 1 1]].

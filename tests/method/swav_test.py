@@ -28,6 +28,7 @@ def reference_sinkhorn_knopp(scores, eps, n_iters, c=None, r=None):
   return (q / q.sum(axis=0, keepdims=True)).T
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize('eps,iters,atol', [
     (0.1, 3, 2e-6), (0.05, 10, 2e-6),
     # The configs' values. The log-domain codes carry the float32 rounding
@@ -50,6 +51,7 @@ def test_codes_match_reference_formula(eps, iters, atol):
   assert len(np.unique(np.argmax(want, axis=1))) > 100
 
 
+@pytest.mark.fast
 def test_codes_with_marginals_match_reference():
   rng = np.random.default_rng(1)
   s = rng.uniform(-1, 1, (200, 12))
@@ -64,6 +66,7 @@ def test_codes_with_marginals_match_reference():
                              atol=2e-5)
 
 
+@pytest.mark.fast
 def test_reference_overflow_is_avoided():
   s = np.full((50, 8), 0.9, np.float32)
   s[:, 0] = 0.95
@@ -74,6 +77,7 @@ def test_reference_overflow_is_avoided():
   np.testing.assert_allclose(q.sum(1), 1.0, atol=1e-5)
 
 
+@pytest.mark.fast
 def test_swapped_loss_by_hand():
   s_s = jnp.array([[1.0, 0.0]])
   s_t = jnp.array([[0.0, 2.0]])
@@ -87,6 +91,7 @@ def test_swapped_loss_by_hand():
                              rtol=1e-6)
 
 
+@pytest.mark.fast
 def test_prototypes_scores_and_normalisation():
   protos = swav.Prototypes(3)
   params = protos.init(jax.random.key(0), jnp.zeros((1, 4)))['params']
@@ -100,6 +105,7 @@ def test_prototypes_scores_and_normalisation():
   np.testing.assert_allclose(s[1], params['bias'])  # zero embedding
 
 
+@pytest.mark.fast
 def test_image_marginals_match_torch_histc():
   norms = np.random.default_rng(2).gamma(2.0, 1.0, 500).astype(np.float32)
   a, b = swav.image_marginals(jnp.asarray(norms), 40, 7)
@@ -109,6 +115,7 @@ def test_image_marginals_match_torch_histc():
     np.testing.assert_allclose(got, h / h.sum(), rtol=1e-5, atol=1e-9)
 
 
+@pytest.mark.fast
 def test_larc_sgd_matches_hand_written_apex_step():
   config = common.base_config()
   tx = swav_stage.make_optimizer(config)
@@ -158,6 +165,7 @@ def test_chunked_loss_equals_full_loss_and_gradients():
     np.testing.assert_allclose(b, a, atol=1e-6, rtol=1e-4)
 
 
+@pytest.mark.fast
 def test_score_factors_reproduce_scores():
   protos = swav.Prototypes(5)
   params = protos.init(jax.random.key(1), jnp.zeros((1, 4)))['params']

@@ -5,9 +5,12 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax.method import views
+
+pytestmark = pytest.mark.fast
 
 W_DIM, NUM_WS = 4, 10
 

@@ -20,11 +20,11 @@ from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import metric_writer
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import runner
+from tests.convert import hostile_files
+from tests.eval import summary_test
 from tests.helpers import ROOT
 from tests.helpers import subprocess_env
 from tests.helpers import tiny_config
-from tests.convert import hostile_files
-from tests.eval import summary_test
 from tests.launch import gcs_emulator
 from tests.toy import generator_training_test
 
@@ -55,6 +55,7 @@ def _objects(store, url):
   return sorted(p[len(prefix) + 1:] for p in store.find(prefix))
 
 
+@pytest.mark.fast
 def test_atomic_file_uploads_whole_objects_only_on_success(store, url):
   with files.atomic_file(f'{url}/a.json') as tmp:
     assert '://' not in str(tmp)  # a local scratch file
@@ -76,6 +77,7 @@ def test_atomic_file_uploads_whole_objects_only_on_success(store, url):
   assert files.file_size(f'{url}/a.json') == 8
 
 
+@pytest.mark.fast
 def test_atomic_directory_replaces_only_a_complete_directory(store, url,
                                                              monkeypatch):
   target = f'{url}/eval'
@@ -154,6 +156,7 @@ class _RecordingStore:
     assert recursive and len(self.copied) == len(self.names)
 
 
+@pytest.mark.fast
 def test_an_interrupted_copy_lacks_the_files_that_mark_it_complete():
   names = ['s/generator.json', 's/variables/_METADATA',
            's/variables/commit_success.txt', 's/variables/d/abc',
@@ -170,6 +173,7 @@ def test_an_interrupted_copy_lacks_the_files_that_mark_it_complete():
       's/variables/commit_success.txt', 's/z.png', 's/generator.json']
 
 
+@pytest.mark.fast
 def test_the_emulator_serves_generations_for_conditional_writes(url):
   # Orbax's OCDBT manifest is rewritten conditionally on its generation;
   # a second writer must see the first one's (real Cloud Storage sends it).
@@ -184,6 +188,7 @@ def test_the_emulator_serves_generations_for_conditional_writes(url):
   assert second.read(b'b').result().value == b'2'
 
 
+@pytest.mark.fast
 def test_metrics_are_rewritten_whole_and_kept_on_resume(store, url):
   writer = metric_writer.MetricWriter(url, tensorboard=False, flush_secs=0)
   writer.write(1, {'loss': 2.0})
@@ -216,6 +221,7 @@ def _scalars(event_file: bytes) -> list[tuple[int, str, float]]:
   return out
 
 
+@pytest.mark.fast
 def test_tensorboard_events_are_uploaded_whole(store, url, tmp_path,
                                                monkeypatch):
   monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))
@@ -234,6 +240,7 @@ def test_tensorboard_events_are_uploaded_whole(store, url, tmp_path,
                  (4, 'loss', 1.5)]
 
 
+@pytest.mark.fast
 def test_a_generator_directory_in_a_bucket(url):
   gen = toy.load_generator()
   stylegan2.storage.save(f'{url}/toy_gen', gen.config, gen.variables,
@@ -249,6 +256,7 @@ def test_a_generator_directory_in_a_bucket(url):
     config_lib.check_inputs(tiny_config(generator_dir=f'{url}/missing'))
 
 
+@pytest.mark.fast
 def test_a_checkpoint_converts_into_a_bucket(url, tmp_path):
   from stylegan_seg_jax import convert  # pylint: disable=g-import-not-at-top
   src = tmp_path / 'g.pt'
@@ -266,6 +274,7 @@ def test_a_checkpoint_converts_into_a_bucket(url, tmp_path):
   assert sorted(p.name for p in tmp_path.iterdir()) == ['g.pt', 'local']
 
 
+@pytest.mark.fast
 def test_local_only_tools_refuse_a_bucket_path(tmp_path):
   tiny = f'--config={ROOT / "configs" / "tiny.py"}'
   for argv in (['label', 'serve', tiny, '--workdir=gs://b/run'],
@@ -334,6 +343,7 @@ def test_toy_generator_training_in_a_bucket(store, url, tmp_path,
   assert not list(tmp_path.iterdir())  # nothing on the local disk
 
 
+@pytest.mark.fast
 def test_other_url_schemes_are_refused_in_one_line(tmp_path):
   with pytest.raises(files.UnsupportedURLError, match="only gs:// URLs"):
     files.as_path('gcs://b/run')

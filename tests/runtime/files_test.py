@@ -7,6 +7,8 @@ import pytest
 
 from stylegan_seg_jax.runtime import files
 
+pytestmark = pytest.mark.fast
+
 
 def _entries(directory):
   return sorted(p.name for p in directory.iterdir())

@@ -8,6 +8,8 @@ import pytest
 from stylegan_seg_jax.runtime import checkpointing
 from stylegan_seg_jax.runtime import loop
 
+pytestmark = pytest.mark.fast
+
 
 def _step(state):
   """A counter that adds 1 per step; its 'loss' is the new value."""

@@ -8,6 +8,8 @@ from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import runner
 from tests.helpers import tiny_config
 
+pytestmark = pytest.mark.fast
+
 
 def test_stage_settings_cover_what_shapes_the_weights():
   config = tiny_config()

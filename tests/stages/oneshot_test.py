@@ -91,6 +91,7 @@ def test_resumed_oneshot_training_matches_uninterrupted(tmp_path):
     np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize('overrides,message', [
     ({'oneshot.methods': ('ours', 'sam')}, 'unknown'),
     ({'oneshot.methods': ('ours',)}, 'trained SwAV stage'),
@@ -104,6 +105,7 @@ def test_bad_oneshot_configs_fail_with_one_line(tmp_path, overrides, message):
     runner.train_and_evaluate(config, str(tmp_path))
 
 
+@pytest.mark.fast
 def test_evaluate_without_training_fails_and_writes_nothing(tmp_path):
   with pytest.raises(config_lib.ConfigError, match='no checkpoint'):
     evaluation.evaluate_workdir(
@@ -111,6 +113,7 @@ def test_evaluate_without_training_fails_and_writes_nothing(tmp_path):
   assert not (tmp_path / 'eval').exists()
 
 
+@pytest.mark.fast
 def test_several_examples_input_equals_each_one_alone(tmp_path):
   """The few-shot input: one generator pass over stacked examples equals a
   pass over each example on its own (W and W+ latents, two truncations)."""

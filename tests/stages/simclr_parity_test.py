@@ -22,6 +22,8 @@ from tests.helpers import tiny_config
 from tests.references import simclr_reference as ref
 from tests.references import swav_reference
 
+pytestmark = pytest.mark.fast
+
 STEPS = 3
 PARAMS = ('kernel', 'bn_scale', 'bn_bias', 'kernel2')
 

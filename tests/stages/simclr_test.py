@@ -2,11 +2,14 @@
 
 import jax
 import numpy as np
+import pytest
 
 from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import simclr as simclr_stage
 from tests.helpers import tiny_config
+
+pytestmark = pytest.mark.fast
 
 
 def _run(devices, steps=2):

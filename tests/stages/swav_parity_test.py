@@ -23,6 +23,8 @@ from stylegan_seg_jax.stages import view_pairs
 from tests.helpers import tiny_config
 from tests.references import swav_reference as ref
 
+pytestmark = pytest.mark.fast
+
 STEPS = 3
 
 

@@ -201,6 +201,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize('override,message', [
     ({'generator_dir': '/nonexistent/gen'},
      "generator checkpoint '/nonexistent/gen' not found"),
@@ -227,6 +228,7 @@ def test_bad_config_from_the_command_line_is_one_line(tmp_path):
                       ), lines
 
 
+@pytest.mark.fast
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   config = tiny_config(**{'num_steps': 6, 'checkpoint_every': 1,
                           'optim.lr': 1e30,
@@ -260,6 +262,7 @@ def test_options_step_runs_finite_on_two_devices():
   assert any(not np.allclose(a, b) for a, b in zip(before, stats))
 
 
+@pytest.mark.fast
 def test_balance_layers_scales_each_layers_rows():
   params = {'head': {'kernel': np.ones((5, 3), np.float32)},
             'prototypes': {'kernel': np.ones((3, 4))}}
@@ -271,6 +274,7 @@ def test_balance_layers_scales_each_layers_rows():
   np.testing.assert_array_equal(params['head']['kernel'], 1.0)  # not in place
 
 
+@pytest.mark.fast
 def test_layer_rms_is_each_layers_root_mean_square():
   config = tiny_config()
   gen = config_lib.load_generator(config)

@@ -10,6 +10,8 @@ import pytest
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax.stylegan2 import ops
 
+pytestmark = pytest.mark.fast
+
 
 def _small_config(**kw):
   base = dict(resolution=16, channels=tuple(

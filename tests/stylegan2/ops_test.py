@@ -6,6 +6,8 @@ import pytest
 
 from stylegan_seg_jax.stylegan2 import ops
 
+pytestmark = pytest.mark.fast
+
 
 def naive_upfirdn2d(x, fir, up, down, pad, gain):
   """Literal NVIDIA definition on NHWC, with loops."""

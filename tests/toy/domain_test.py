@@ -31,6 +31,7 @@ def faces():
   return z, images, masks
 
 
+@pytest.mark.fast
 def test_scene_map_is_the_normal_cdf():
   z = np.array([[-1.5, 0.0, 0.7] + [0.0] * (toy.Z_DIM - 3)], np.float32)
   scene = np.asarray(toy_faces.scene_from_latent(z))
@@ -40,6 +41,7 @@ def test_scene_map_is_the_normal_cdf():
     toy_faces.scene_from_latent(np.zeros((1, 3), np.float32))
 
 
+@pytest.mark.fast
 def test_latents_are_fixed_by_seed():
   a, b = toy.latents([0, 1, 2]), toy.latents([2, 0])
   np.testing.assert_array_equal(a[[2, 0]], b)
@@ -50,6 +52,7 @@ def test_latents_are_fixed_by_seed():
   assert not set(toy.TEST_SEEDS) & set(toy.EVAL_SEEDS)
 
 
+@pytest.mark.fast
 def test_render_is_deterministic_and_per_sample(faces):
   z, images, masks = faces
   images2, masks2 = toy_faces.render(toy_faces.scene_from_latent(z[5:7]))
@@ -61,6 +64,7 @@ def test_render_is_deterministic_and_per_sample(faces):
   assert set(np.unique(masks)) == set(range(len(toy.CLASS_NAMES)))
 
 
+@pytest.mark.fast
 def test_small_parts_are_a_few_pixels_wide(faces):
   _, _, masks = faces
   # Minimum extents over 64 faces (tallest column, widest row): eyes and
@@ -76,6 +80,7 @@ def test_small_parts_are_a_few_pixels_wide(faces):
   assert (ears > 0).mean() > 0.8  # ears can hide under long hair
 
 
+@pytest.mark.fast
 def test_mask_agrees_with_image_colours(faces):
   _, images, masks = faces
   inside = _interior(masks)
@@ -104,6 +109,7 @@ def test_mask_agrees_with_image_colours(faces):
   assert not np.array_equal(m[0], m[1])
 
 
+@pytest.mark.fast
 def test_shipped_generator_reproduces_its_recorded_psnr():
   gen = toy.load_generator()
   assert gen.config.resolution == toy.RESOLUTION

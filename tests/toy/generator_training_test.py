@@ -48,6 +48,7 @@ def test_trainer_runs_resumes_and_exports(tmp_path):
       'training_steps'] == 9
 
 
+@pytest.mark.fast
 def test_refused_in_a_multi_process_run(tmp_path, monkeypatch):
   monkeypatch.setattr(runner.jax, 'process_count', lambda: 2)
   with pytest.raises(config_lib.ConfigError,
