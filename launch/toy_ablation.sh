@@ -14,12 +14,7 @@
 # Idempotent: finished stages are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=${1:-workdirs/toy_ablation}
-seeds=${2:-0 1 2}
-shift $(( $# < 2 ? $# : 2 ))
-bash launch/setup_env.sh
-sg=.venv/bin/stylegan-seg
-cfg=configs/toy_swav.py
+source launch/toy_seeds.sh workdirs/toy_ablation "$@"
 
 # NAME: the config overrides of the variant (on configs/toy_swav.py, whose
 # defaults are the last variant). Every variant spells out the settings it
@@ -44,7 +39,7 @@ declare -A variants=(
 )
 order=(random_init reference index_pairs_lr0.1 aligned_lr0.1 balanced_init
        default)
-if (( $# )); then order=("$@"); fi
+if (( ${#rest[@]} )); then order=("${rest[@]}"); fi
 
 dirs=()
 for name in "${order[@]}"; do
@@ -54,17 +49,9 @@ for name in "${order[@]}"; do
   fi
   read -r -a flags <<< "$(echo ${variants[$name]})"
   run="$root/$name"
-  $sg train --config=$cfg --workdir="$run/swav_run" \
+  "$sg" train --config=$cfg --workdir="$run/swav_run" \
       --config.stage=swav ${flags[@]+"${flags[@]}"}
-  for s in $seeds; do
-    w="$run/seed_$s"
-    mkdir -p "$w"
-    ln -sfn "$(cd "$run/swav_run" && pwd)/swav" "$w/swav"
-    args=(--config=$cfg --workdir="$w" --config.data.oneshot="toy_seed:$s"
-          --config.oneshot.methods=ours ${flags[@]+"${flags[@]}"})
-    $sg train "${args[@]}" --config.stage=oneshot
-    $sg evaluate "${args[@]}"
-  done
+  fit_seeds "$run" swav --config.oneshot.methods=ours ${flags[@]+"${flags[@]}"}
   dirs+=(--workdir="$run")
 done
-$sg report --ablation "${dirs[@]}" --out="$root"
+"$sg" report --ablation "${dirs[@]}" --out="$root"

@@ -12,24 +12,8 @@
 # Idempotent like the quickstart: finished stages are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=${1:-workdirs/toy_report}
-seeds=${2:-0 1 2}
-shift $(( $# < 2 ? $# : 2 ))
-bash launch/setup_env.sh
-sg=.venv/bin/stylegan-seg
-cfg=configs/toy_swav.py
-$sg train --config=$cfg --workdir="$root/swav_run" \
-    --config.stage=swav,simclr "$@"
-runs=()
-for s in $seeds; do
-  w="$root/seed_$s"
-  mkdir -p "$w"
-  for stage in swav simclr; do
-    ln -sfn "$(cd "$root/swav_run" && pwd)/$stage" "$w/$stage"
-  done
-  flags=(--config=$cfg --workdir="$w" --config.data.oneshot="toy_seed:$s" "$@")
-  $sg train "${flags[@]}" --config.stage=oneshot
-  $sg evaluate "${flags[@]}"
-  runs+=(--workdir="$w")
-done
-$sg report "${runs[@]}" --out="$root"
+source launch/toy_seeds.sh workdirs/toy_report "$@"
+"$sg" train --config=$cfg --workdir="$root/swav_run" \
+    --config.stage=swav,simclr ${rest[@]+"${rest[@]}"}
+fit_seeds "$root" "swav simclr" ${rest[@]+"${rest[@]}"}
+"$sg" report "${runs[@]}" --out="$root"

@@ -6,6 +6,7 @@ only the process setup (8 forced CPU devices) and the session fixtures.
 
 import os
 import pathlib
+from typing import Any
 
 import ml_collections
 
@@ -30,3 +31,31 @@ def subprocess_env(**extra: str) -> dict[str, str]:
   path = os.environ.get('PYTHONPATH')
   return {**os.environ, 'PYTHONPATH': str(ROOT) + (f':{path}' if path else ''),
           'JAX_PLATFORMS': 'cpu', **extra}
+
+
+def single_device_step(stage: Any, model: Any, gen: Any,
+                       config: ml_collections.ConfigDict):
+  """A training stage's first state and its step on one device.
+
+  What the parity tests run against their PyTorch re-creations.
+
+  Args:
+    stage: the stage module (`stages.swav` or `stages.simclr`).
+    model: its model.
+    gen: the frozen generator.
+    config: the experiment config.
+
+  Returns:
+    (state, step, put): the initial host state, the jitted step (not
+    donating its state), and `put`, which replicates a tree onto the device.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+
+  from stylegan_seg_jax.runtime import parallel  # pylint: disable=g-import-not-at-top
+  tx = stage.make_optimizer(config)
+  state = stage.init_state(model, tx, jax.random.key(config.seed))
+  mesh = parallel.make_mesh(jax.devices()[:1])
+  step = parallel.shard_step(
+      stage.make_device_step(model, gen, config, tx, 1), mesh,
+      donate_state=False)
+  return state, step, lambda tree: parallel.replicate(tree, mesh)

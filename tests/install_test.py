@@ -66,6 +66,17 @@ def _check_installed(python: pathlib.Path, elsewhere: pathlib.Path,
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert (elsewhere / 'grid' / 'toy_faces_grid.png').read_bytes()[:4] == (
       b'\x89PNG')
+  # A config file imports its own package (`from configs import common`)
+  # wherever the command runs from.
+  project = elsewhere.parent / 'project'
+  shutil.copytree(ROOT / 'configs', project / 'configs',
+                  ignore=shutil.ignore_patterns('__pycache__'))
+  proc = subprocess.run(
+      [str(command), 'train', f'--config={project / "configs" / "tiny.py"}',
+       '--workdir=w', '--config.num_steps=3'], cwd=elsewhere,
+      capture_output=True, text=True,
+      env={**_clean_env(), 'STYLEGAN_SEG_JAX_CHECK_ARGS': '1'})
+  assert proc.returncode == 0 and 'args ok' in proc.stdout, proc.stderr[-2000:]
   # The converter is part of the installed command: a missing checkpoint is
   # its one-line error.
   proc = subprocess.run(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 import os
+import pathlib
 import sys
 from typing import Any, NoReturn, TypeVar
 
@@ -39,7 +40,8 @@ from stylegan_seg_jax.runtime.errors import UserError
 from stylegan_seg_jax.runtime.messages import one_line
 from stylegan_seg_jax.runtime.messages import quote
 
-__all__ = ['CHECK_INPUTS_ENV', 'config_flag', 'workdir_flag', 'out_flag',
+__all__ = ['CHECK_INPUTS_ENV', 'config_flag', 'workdir_flag', 'workdirs_flag',
+           'out_flag',
            'num_samples_flag', 'seed_flag', 'batch_size_flag',
            'overwrite_flag', 'given', 'check_config_inputs', 'warn', 'run',
            'CHECK_ARGS_ENV', 'EXIT_ERROR', 'EXIT_USAGE']
@@ -81,6 +83,15 @@ def workdir_flag() -> flags.FlagHolder[str]:
   """--workdir: the run directory, the only state of a run."""
   return _shared('workdir', lambda: flags.DEFINE_string(
       'workdir', None, 'Run directory (checkpoints, metrics, evaluations).'))
+
+
+def workdirs_flag() -> flags.FlagHolder[list[str]]:
+  """--workdir, once per run: the commands that read several runs (report).
+
+  A process defines either this or `workdir_flag`, never both.
+  """
+  return _shared('workdir[]', lambda: flags.DEFINE_multi_string(
+      'workdir', None, 'A run directory; give it once per run.'))
 
 
 def out_flag() -> flags.FlagHolder[str]:
@@ -167,6 +178,28 @@ def _distributed_flags() -> Callable[[], bool]:
   return initialize
 
 
+def _import_configs_beside(argv: Sequence[str]) -> None:
+  """Lets a config file import its sibling modules (`from configs import x`).
+
+  A config file inside a package (a folder with `__init__.py`, such as the
+  repository's `configs/`) imports that package by name; `python -m` finds
+  it only when run from its parent folder, an installed `stylegan-seg`
+  never. The parent of that package goes first on `sys.path`.
+  """
+  for i, arg in enumerate(argv):
+    if arg == '--config' and i + 1 < len(argv):
+      value = argv[i + 1]
+    elif arg.startswith('--config='):
+      value = arg[len('--config='):]
+    else:
+      continue
+    path = pathlib.Path(value.split(':', 1)[0]).resolve()
+    if (path.parent / '__init__.py').is_file():
+      root = str(path.parent.parent)
+      if root not in sys.path:
+        sys.path.insert(0, root)
+
+
 def _usage_exit(name: str, usage: str | None, message: str) -> NoReturn:
   if usage:
     print(usage, file=sys.stderr)
@@ -239,6 +272,7 @@ def run(main: Callable[[list[str]], Any], *, name: str,
   initialize = _distributed_flags() if distributed else None
 
   def parse(argv: list[str]) -> list[str]:
+    _import_configs_beside(argv)
     try:
       rest = flags.FLAGS(argv)
     except flags.Error as e:

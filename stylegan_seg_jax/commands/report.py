@@ -32,10 +32,8 @@ USAGE = ('usage: stylegan-seg report --workdir=DIR [--workdir=DIR ...] '
          '       stylegan-seg report --ablation --workdir=VARIANT_DIR '
          '[--workdir=VARIANT_DIR ...] [--out=DIR]')
 
-# Several runs: the one flag that takes --workdir more than once.
-_WORKDIRS = flags.DEFINE_multi_string(
-    'workdir', None, 'A run directory (give it once per run); with '
-    '--ablation, a variant directory (swav_run/ and seed_*/).')
+# With --ablation, each is a variant directory (swav_run/ and seed_*/).
+_WORKDIRS = bootstrap.workdirs_flag()
 _OUT = bootstrap.out_flag()
 _ABLATION = flags.DEFINE_bool(
     'ablation', False, 'Each --workdir is a variant directory of the SwAV '

@@ -26,6 +26,7 @@ from tests.helpers import ROOT
 from tests.helpers import subprocess_env
 from tests.helpers import tiny_config
 from tests.launch import gcs_emulator
+from tests.runtime import files_test
 from tests.toy import generator_training_test
 
 BUCKET = 'unit-bucket'
@@ -86,14 +87,8 @@ def test_atomic_directory_replaces_only_a_complete_directory(store, url,
     (tmp / 'sub' / 'x.txt').write_text('old x')
     (tmp / 'm.json').write_text('old')
   assert _objects(store, url) == ['eval/m.json', 'eval/sub/x.txt']
-  with pytest.raises(FileExistsError, match='not empty'):
-    with files.atomic_directory(target):
-      pass
-  # A failure inside the block changes nothing.
-  with pytest.raises(RuntimeError):
-    with files.atomic_directory(target, overwrite=True) as tmp:
-      (tmp / 'm.json').write_text('new')
-      raise RuntimeError('killed')
+  # Refused without overwrite; a failure inside the block changes nothing.
+  files_test.check_refuses_and_keeps(target, lambda: _objects(store, url))
   assert _objects(store, url) == ['eval/m.json', 'eval/sub/x.txt']
   # A replacement removes what the new directory does not hold.
   with files.atomic_directory(target, overwrite=True) as tmp:

@@ -34,18 +34,27 @@ def test_atomic_file_replaces_only_on_success(tmp_path):
       pass
 
 
+def check_refuses_and_keeps(target, listing):
+  """`atomic_directory` refuses the non-empty `target` without `overwrite`,
+  and a failure inside its block leaves `listing()` as it was."""
+  before = listing()
+  with pytest.raises(FileExistsError, match='not empty'):
+    with files.atomic_directory(target):
+      pass
+  with pytest.raises(RuntimeError):
+    with files.atomic_directory(target, overwrite=True) as tmp:
+      (tmp / 'new.txt').write_text('new')
+      raise RuntimeError('killed')
+  assert listing() == before
+
+
 def test_atomic_directory_replaces_only_on_success(tmp_path):
   target = tmp_path / 'out'
   with files.atomic_directory(target) as tmp:
     (tmp / 'x').write_text('1')
   assert (target / 'x').read_text() == '1'
-  with pytest.raises(FileExistsError, match='not empty'):
-    with files.atomic_directory(target):
-      pass
-  with pytest.raises(ValueError):
-    with files.atomic_directory(target, overwrite=True) as tmp:
-      (tmp / 'y').write_text('2')
-      raise ValueError('failed')
+  check_refuses_and_keeps(target, lambda: (_entries(target),
+                                           _entries(tmp_path)))
   assert _entries(target) == ['x'] and _entries(tmp_path) == ['out']
   with files.atomic_directory(target, overwrite=True) as tmp:
     (tmp / 'y').write_text('2')

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from stylegan_seg_jax import toy
-from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stages import simclr as simclr_stage
 from stylegan_seg_jax.stages import view_pairs
+from tests.helpers import single_device_step
 from tests.helpers import tiny_config
 from tests.references import simclr_reference as ref
 from tests.references import swav_reference
@@ -43,14 +43,8 @@ def runs(request):
       'simclr.reference_pairs': as_coded})
   gen = toy.load_generator()
   model = simclr_stage.SimCLRModel(config, gen.config)
-  tx = simclr_stage.make_optimizer(config)
-  state = simclr_stage.init_state(model, tx, jax.random.key(config.seed))
+  state, step, put = single_device_step(simclr_stage, model, gen, config)
   rng = np.asarray(jax.random.key_data(jax.random.key(7)))
-  mesh = parallel.make_mesh(jax.devices()[:1])
-  put = lambda t: parallel.replicate(t, mesh)
-  step = parallel.shard_step(
-      simclr_stage.make_device_step(model, gen, config, tx, 1), mesh,
-      donate_state=False)
   make_pairs = jax.jit(view_pairs.make_view_pairs_fn(
       gen, config, model.layers, patch_size=config.simclr.batch_size,
       num_patches=1))

@@ -17,9 +17,9 @@ import pytest
 
 from stylegan_seg_jax import toy
 from stylegan_seg_jax.method import swav
-from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stages import swav as swav_stage
 from stylegan_seg_jax.stages import view_pairs
+from tests.helpers import single_device_step
 from tests.helpers import tiny_config
 from tests.references import swav_reference as ref
 
@@ -38,14 +38,8 @@ def runs():
   config = tiny_config(**{'batch_size': 1})
   gen = toy.load_generator()
   model = swav_stage.SwAVModel(config, gen.config)
-  tx = swav_stage.make_optimizer(config)
-  state = swav_stage.init_state(model, tx, jax.random.key(config.seed))
+  state, step, put = single_device_step(swav_stage, model, gen, config)
   rng = np.asarray(jax.random.key_data(jax.random.key(7)))
-  mesh = parallel.make_mesh(jax.devices()[:1])
-  put = lambda t: parallel.replicate(t, mesh)
-  step = parallel.shard_step(
-      swav_stage.make_device_step(model, gen, config, tx, 1), mesh,
-      donate_state=False)
   make_batch = jax.jit(swav_stage.make_batch_fn(model, gen, config))
   loss_fn = swav_stage.make_loss_fn(model, config)
   grad_fn = jax.jit(jax.value_and_grad(
