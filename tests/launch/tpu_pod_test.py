@@ -149,7 +149,7 @@ def _kill_when(tmp_path, proc, ready, what):
 
 def _one_process(module, flags):
   proc = subprocess.run(
-      [sys.executable, '-m', f'stylegan_seg_jax.{module}', *flags], cwd=ROOT,
+      [sys.executable, '-m', 'stylegan_seg_jax', module, *flags], cwd=ROOT,
       capture_output=True, text=True, env=subprocess_env(
           XLA_FLAGS='--xla_force_host_platform_device_count=4'))
   assert proc.returncode == 0, proc.stderr[-3000:]
