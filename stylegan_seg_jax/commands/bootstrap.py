@@ -230,6 +230,10 @@ def _url_values(args: Sequence[str]) -> Iterator[tuple[str, str]]:
             yield f'{prefix}.{key}', item
     elif isinstance(value, str) and '://' in value:
       yield f'--{flag}', value
+    elif isinstance(value, list):  # a flag given several times
+      for item in value:
+        if isinstance(item, str) and '://' in item:
+          yield f'--{flag}', item
   for arg in args:
     if '://' in arg:
       yield 'argument', arg

@@ -68,6 +68,7 @@ class TestSet:
   source: str
 
   def __len__(self) -> int:
+    """The number of samples."""
     return len(self.masks)
 
 
@@ -130,6 +131,11 @@ def toy_test_set_dir(workdir: str | pathlib.Path) -> pathlib.Path:
 
 
 def _parse_oneshot(spec: str) -> tuple[str, int | str]:
+  """Splits a one-shot spec into (kind, value).
+
+  The value is an int for 'index', 'seed' and 'toy_seed', and the spec
+  itself (a str) for 'file'.
+  """
   for kind in ('index', 'seed', 'toy_seed'):
     if spec.startswith(kind + ':'):
       try:
@@ -165,6 +171,7 @@ def load_test_set(config: ml_collections.ConfigDict,
   keep = np.ones(len(rows), bool)
   kind, value = _parse_oneshot(config.data.oneshot)
   if kind in ('index', 'seed'):
+    assert isinstance(value, int)  # _parse_oneshot: an integer kind
     seeds = np.array([int(r['seed']) for r in rows])
     hits = [value] if kind == 'index' else list(np.flatnonzero(seeds == value))
     if not hits or not 0 <= hits[0] < len(rows):
@@ -196,6 +203,7 @@ def load_oneshot(config: ml_collections.ConfigDict,
   kind, value = _parse_oneshot(spec)
   res = gen.config.resolution
   if kind == 'toy_seed':
+    assert isinstance(value, int)  # _parse_oneshot: an integer kind
     if value not in toy.ONESHOT_SEEDS:
       raise ValueError(f'data.oneshot {spec!r}: toy one-shot seeds are '
                        f'{toy.ONESHOT_SEEDS.start}..'
@@ -208,6 +216,7 @@ def load_oneshot(config: ml_collections.ConfigDict,
         mask=toy.ground_truth(z)[0].astype(np.uint8),
         class_names=tuple(toy.CLASS_NAMES), seed=value, image=None)
   if kind in ('index', 'seed'):
+    assert isinstance(value, int)  # _parse_oneshot: an integer kind
     src = config.data.test_set
     directory = (toy_test_set_dir(workdir) if src == 'toy'
                  else files.as_path(src))
@@ -247,12 +256,12 @@ def example_files(directory: str | pathlib.Path) -> list[pathlib.Path]:
   labeller's Save writes for several examples); none without
   `example.npz`.
   """
-  directory = files.as_path(directory)
-  first = directory / EXAMPLE_FILE
+  root = files.as_path(directory)
+  first = root / EXAMPLE_FILE
   if not first.is_file():
     return []
   numbered = []
-  for path in directory.glob('example_*.npz'):
+  for path in root.glob('example_*.npz'):
     k = path.stem[len('example_'):]
     if k.isdigit() and not k.startswith('0'):
       numbered.append((int(k), path))
@@ -263,8 +272,9 @@ def load_oneshot_examples(config: ml_collections.ConfigDict,
                           workdir: str | pathlib.Path,
                           gen: stylegan2.Generator
                           ) -> list[labelled_set.OneShotExample]:
-  """Every configured labelled example (one, unless a labels directory
-  holds several: `example_files`).
+  """Every configured labelled example.
+
+  One, unless a labels directory holds several (`example_files`).
 
   Raises:
     ValueError: as `load_oneshot`; also examples of a directory whose class
@@ -273,6 +283,7 @@ def load_oneshot_examples(config: ml_collections.ConfigDict,
   kind, value = _parse_oneshot(config.data.oneshot)
   if kind != 'file':
     return [load_oneshot(config, workdir, gen)]
+  assert isinstance(value, str)  # _parse_oneshot: a 'file' spec
   spec = config.data.oneshot
   path = files.as_path(value)
   paths = example_files(path) if path.is_dir() else [path]

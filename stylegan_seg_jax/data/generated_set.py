@@ -25,7 +25,9 @@ import os
 import pathlib
 from typing import Any
 
-from array_record.python import array_record_module
+# The module form: pyright cannot see a compiled submodule as a package
+# attribute (`from array_record.python import array_record_module`).
+import array_record.python.array_record_module as array_record_module
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -59,6 +61,7 @@ class ShardPlan:
 
   @property
   def num_shards(self) -> int:
+    """The number of shard files."""
     return -(-self.num_samples // self.shard_size)
 
   def seeds(self, shard: int) -> range:
@@ -177,7 +180,10 @@ def finalize(out: pathlib.Path, plan: ShardPlan, settings: dict[str, Any],
                    f'{settings["generator"]} segmented by '
                    f'{settings["method"]} (stylegan-seg generate).'),
       metadata=tfds.core.MetadataDict(meta))
-  source = tfds.builder_from_directory(os.fspath(out)).as_data_source(SPLIT)
+  builder = tfds.builder_from_directory(os.fspath(out))
+  # wrapt's typing of tfds's logging decorator drops `split` from the
+  # method's signature, as if it were `self`.
+  source = builder.as_data_source(SPLIT)  # pyright: ignore[reportCallIssue]
   rows = [source[i] for i in range(min(num_preview, len(source)))]
   if rows:
     tiles = [[r['image'] for r in rows],

@@ -115,11 +115,19 @@ class LabelledSamples(tfds.core.GeneratorBasedBuilder):
   def __init__(self, *,
                examples: Mapping[str, list[dict[str, Any]]] | None = None,
                **kwargs):
+    """Creates the builder, with the rows `download_and_prepare` writes.
+
+    Args:
+      examples: split name -> list of examples (none when only reading).
+      **kwargs: `tfds.core.GeneratorBasedBuilder` arguments.
+    """
     self._examples = examples or {}
     super().__init__(**kwargs)
 
   def _info(self) -> tfds.core.DatasetInfo:
     cfg = self.builder_config
+    # `write` always builds this builder with its own config class.
+    assert isinstance(cfg, LabelledSamplesConfig)
     return tfds.core.DatasetInfo(
         builder=self,
         description=f'Labelled generator samples ({cfg.name}).',
@@ -148,7 +156,10 @@ def write(data_dir: str | os.PathLike[str], name: str,
     data_dir: TFDS data directory (created if needed).
     name: dataset (builder config) name, e.g. 'toy_faces'.
     splits: split name -> list of examples (dicts with the features above).
-    resolution, z_dim, w_shape, class_names: the dataset's shapes and classes.
+    resolution: image and mask size R.
+    z_dim: size of `z`.
+    w_shape: shape of `w`: (w_dim,) or (num_ws, w_dim).
+    class_names: name of each mask class id.
     metadata: JSON-serialisable provenance. Expected keys: `truncation_psi`
       (the psi the images were made with from the stored, untruncated `w`;
       readers that re-render samples use it) and `generator` (a description
@@ -180,8 +191,11 @@ def read(directory: str | os.PathLike[str], split: str):
   """(random-access data source, class names, metadata) of a written dataset."""
   builder = tfds.builder_from_directory(os.fspath(directory))
   meta = dict(builder.info.metadata or {})
-  return (builder.as_data_source(split=split),
-          tuple(meta.get('class_names', ())), meta)
+  # wrapt's typing of tfds's logging decorator drops `split` from the
+  # method's signature, as if it were `self`.
+  source = builder.as_data_source(
+      split=split)  # pyright: ignore[reportCallIssue]
+  return source, tuple(meta.get('class_names', ())), meta
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -210,6 +224,7 @@ class OneShotExample:
   image: np.ndarray | None = None
 
   def __post_init__(self):
+    """Checks and normalises the fields (see the class docstring)."""
     w = np.asarray(self.w)
     if w.ndim not in (1, 2) or w.size == 0:
       raise ValueError(f'w must be [w_dim] or [num_ws, w_dim], got shape '
@@ -277,7 +292,7 @@ def save_example(path: str | os.PathLike[str], example: OneShotExample, *,
     FileExistsError: `path` exists and `overwrite` is False.
   """
   path = pathlib.Path(path)
-  arrays = dict(
+  arrays: dict[str, Any] = dict(
       format=np.array(ONE_SHOT_FORMAT), w=example.w,
       psi=np.array(example.psi, np.float64), mask=example.mask,
       class_names=np.array(example.class_names, dtype=str),
@@ -298,33 +313,33 @@ def load_example(path: str | os.PathLike[str]) -> OneShotExample:
       class ids out of range (the message names the file).
     OSError: the file cannot be read.
   """
-  path = files.as_path(path)
+  src = files.as_path(path)
   try:
-    data = np.load(io.BytesIO(path.read_bytes()) if files.is_url(path)
-                   else path, allow_pickle=False)
+    data = np.load(io.BytesIO(src.read_bytes()) if files.is_url(src)
+                   else src, allow_pickle=False)
     if not isinstance(data, np.lib.npyio.NpzFile):
       raise ValueError('a single array, not an .npz archive')
     with data:
       arrays = {k: data[k] for k in data.files}
   except (ValueError, EOFError, zipfile.BadZipFile) as e:
-    raise ValueError(f'{path}: not a one-shot example file ({e})') from None
+    raise ValueError(f'{src}: not a one-shot example file ({e})') from None
   missing = [k for k in _EXAMPLE_KEYS if k not in arrays]
   if missing:
-    raise ValueError(f'{path}: not a one-shot example file: missing key(s) '
+    raise ValueError(f'{src}: not a one-shot example file: missing key(s) '
                      f'{missing}')
   if str(arrays['format']) != ONE_SHOT_FORMAT:
-    raise ValueError(f'{path}: unsupported format {str(arrays["format"])!r} '
+    raise ValueError(f'{src}: unsupported format {str(arrays["format"])!r} '
                      f'(expected {ONE_SHOT_FORMAT!r})')
   for key in ('psi', 'seed'):
     if arrays[key].shape != ():
-      raise ValueError(f'{path}: {key} must be a scalar, got shape '
+      raise ValueError(f'{src}: {key} must be a scalar, got shape '
                        f'{arrays[key].shape}')
   if arrays['class_names'].ndim != 1 or arrays['class_names'].dtype.kind != 'U':
-    raise ValueError(f'{path}: class_names must be a 1-D string array')
+    raise ValueError(f'{src}: class_names must be a 1-D string array')
   try:
     return OneShotExample(
         w=arrays['w'], psi=float(arrays['psi']), mask=arrays['mask'],
         class_names=tuple(arrays['class_names'].tolist()),
         seed=int(arrays['seed']), image=arrays.get('image'))
   except ValueError as e:
-    raise ValueError(f'{path}: {e}') from None
+    raise ValueError(f'{src}: {e}') from None

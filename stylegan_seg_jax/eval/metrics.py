@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 import math
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -297,8 +297,7 @@ def _box_regions(masks: np.ndarray, num_classes: int, bounds: str
 
 def _bbox_iou(gt: np.ndarray, pred: np.ndarray, num_classes: int,
               bounds: str) -> np.ndarray:
-  """[N, C] box IoU: 0 if the class is absent from one mask, NaN if from both.
-  """
+  """Box IoU [N, C]: 0 if the class is absent from one mask, NaN if both."""
   if bounds not in BBOX_BOUNDS:
     raise ValueError(f'bbox_bounds must be one of {BBOX_BOUNDS}, got '
                      f'{bounds!r}')
@@ -350,6 +349,16 @@ def iou_pd_curve(iou: np.ndarray, counted: np.ndarray | None = None,
           & counted[None]).sum(axis=1)
   with np.errstate(invalid='ignore', divide='ignore'):
     return hits / counted.sum(axis=0)[None]
+
+
+@overload
+def _nanmean(x: np.ndarray, axis: None = None) -> float:
+  ...
+
+
+@overload
+def _nanmean(x: np.ndarray, axis: int) -> np.ndarray:
+  ...
 
 
 def _nanmean(x: np.ndarray, axis: int | None = None) -> np.ndarray | float:
@@ -443,6 +452,7 @@ class MetricAccumulator:
 
   @property
   def num_images(self) -> int:
+    """The number of images added so far."""
     return sum(len(x) for x in self._paper_wiou)
 
   def result(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import time
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -48,8 +48,11 @@ def make_segment_fn(gen: stylegan2.Generator, segmenter: segmenters.Segmenter,
   module = gen.module
 
   def fn(gen_vars, variables, frozen, ws):
-    images, feats, _ = module.apply(gen_vars, ws, 'const',
-                                    method=stylegan2.StyleGAN2.synthesis)
+    # Without `mutable`, apply returns the method's output alone.
+    images, feats, _ = cast(
+        tuple[jax.Array, tuple[jax.Array, ...], tuple[jax.Array, ...]],
+        module.apply(gen_vars, ws, 'const',
+                     method=stylegan2.StyleGAN2.synthesis))
     x = segmenter.make_input(frozen, feats)
     labels, unc = segmenter.predict(variables, x)
     return images, labels, unc
@@ -62,8 +65,10 @@ def make_segment_fn(gen: stylegan2.Generator, segmenter: segmenters.Segmenter,
 
 
 def _host(x: jax.Array) -> np.ndarray:
-  """The whole value of an output on this host (gathered from every
-  process when the array spans several)."""
+  """The whole value of an output on this host.
+
+  Gathered from every process when the array spans several.
+  """
   if x.is_fully_addressable:
     return np.asarray(x)
   from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
@@ -87,7 +92,9 @@ def segment_all(fn: Callable[..., Any], gen_vars: Any, variables: Any,
 
   Args:
     fn: from `make_segment_fn`.
-    gen_vars, variables, frozen: its first three arguments.
+    gen_vars: its first argument, the generator variables.
+    variables: its second argument, the head variables.
+    frozen: its third argument, the method's frozen inputs.
     ws: [N, ...] truncated latents.
     batch_size: images per call (rounded up to a multiple of num_devices).
     num_devices: devices the batch is sharded over (the mesh's size when a
@@ -106,6 +113,7 @@ def segment_all(fn: Callable[..., Any], gen_vars: Any, variables: Any,
   batch_size = -(-batch_size // num_devices) * num_devices
   n = len(ws)
   if spans_hosts:
+    assert mesh is not None  # spans_hosts implies a mesh
     rows = NamedSharding(mesh, P(parallel.AXIS))
     gen_vars, variables, frozen = parallel.replicate(
         (gen_vars, variables, frozen), mesh)

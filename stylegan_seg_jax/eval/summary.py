@@ -53,7 +53,7 @@ def load_runs(workdirs: Sequence[str | pathlib.Path]) -> list[dict[str, Any]]:
 
 def summarize(runs: Sequence[dict[str, Any]]
               ) -> dict[str, dict[str, tuple[float, float, int]]]:
-  """method -> metric -> (mean, sample std (0 for one run), number of runs).
+  """Per method and metric: (mean, sample std (0 for one run), number of runs).
 
   Methods are those every run evaluated, in the first run's order.
   """
@@ -150,8 +150,12 @@ def _examples(variant: Variant) -> tuple[Any, ...]:
 
 def _loss_summary(swav: Sequence[dict[str, Any]]
                   ) -> tuple[float, float, int | None]:
-  """(mean loss of the first and of the last steps, step reaching 90% of
-  the drop of the running mean, None when the loss did not fall)."""
+  """Summarises a loss curve.
+
+  Returns:
+    (mean loss of the first and of the last steps, step reaching 90% of the
+    drop of the running mean, None when the loss did not fall).
+  """
   losses = [float(r['loss']) for r in swav]
   n = min(_LOSS_WINDOW, len(losses))
   first = statistics.fmean(losses[:n])

@@ -51,9 +51,13 @@ def grid_coords(resolution: int) -> jax.Array:
   return jnp.stack([yy.reshape(-1), xx.reshape(-1)], axis=-1)
 
 
-def _taps(coord: jax.Array, size: int, out_res: int,
-          interpolation: Interpolation):
-  """Source indices and weights along one axis for output coordinates."""
+def _taps(
+    coord: jax.Array, size: int, out_res: int, interpolation: Interpolation
+) -> list[tuple[jax.Array, jax.Array | None]]:
+  """Source indices and weights along one axis for output coordinates.
+
+  The weight is None for nearest resampling (a single tap of weight 1).
+  """
   if interpolation == 'nearest':
     idx = (coord * size) // out_res
     return [(jnp.clip(idx, 0, size - 1), None)]
@@ -74,16 +78,18 @@ def _read(fmap: jax.Array, coords: jax.Array, out_res: int,
   rows = _taps(coords[..., 0], h, out_res, interpolation)
   cols = _taps(coords[..., 1], w, out_res, interpolation)
   gather = jax.vmap(lambda f, r, c: f[r, c])
-  out = 0.0
+  out: jax.Array | float = 0.0
   for r_idx, r_wt in rows:
     for c_idx, c_wt in cols:
       val = gather(fmap, r_idx, c_idx)
       wt = 1.0
       if r_wt is not None:
+        # Both axes share the interpolation: both weighted or neither.
+        assert c_wt is not None
         wt = r_wt * c_wt
         val = val * wt[..., None]
       out = out + val
-  return out
+  return jnp.asarray(out)
 
 
 def _upsample(fmap: jax.Array, out_res: int,
@@ -107,7 +113,8 @@ def _sum_upsampled(maps: Sequence[jax.Array], out_res: int,
   instead of one full-size map per layer).
   """
   if interpolation != 'nearest':
-    return sum(_upsample(m, out_res, interpolation) for m in maps)
+    return jnp.asarray(sum(_upsample(m, out_res, interpolation)
+                           for m in maps))
   by_res: dict[int, jax.Array] = {}
   for m in maps:
     by_res[m.shape[1]] = by_res.get(m.shape[1], 0.0) + m
@@ -115,17 +122,15 @@ def _sum_upsampled(maps: Sequence[jax.Array], out_res: int,
   for r in sorted(by_res):
     total = by_res[r] if total is None else (
         _upsample(total, r, 'nearest') + by_res[r])
+  if total is None:
+    raise ValueError('no feature maps to sum')
   return _upsample(total, out_res, 'nearest')
 
 
-def embed_pixels(
-    features: Sequence[jax.Array],
-    kernel: jax.Array,
-    coords: jax.Array,
-    out_res: int,
-    interpolation: Interpolation = 'nearest',
-    valid: jax.Array | None = None,
-) -> jax.Array:
+def embed_pixels(features: Sequence[jax.Array], kernel: jax.Array,
+                 coords: jax.Array, out_res: int,
+                 interpolation: Interpolation = 'nearest',
+                 valid: jax.Array | None = None) -> jax.Array:
   """Projected embeddings e(p) = P h(p) at given pixels, lean.
 
   Args:
@@ -144,7 +149,7 @@ def embed_pixels(
   num_pixels = coords.shape[1]
   small = [(f, sl) for f, sl in zip(features, slices)
            if f.shape[1] * f.shape[2] <= num_pixels]
-  out = 0.0
+  out: jax.Array | float = 0.0
   for fmap, sl in zip(features, slices):
     if fmap.shape[1] * fmap.shape[2] > num_pixels:
       out = out + _read(fmap, coords, out_res, interpolation) @ kernel[sl]
@@ -159,33 +164,26 @@ def embed_pixels(
     out = out + jax.vmap(lambda m, c: m[c[:, 0], c[:, 1]])(dense, at)
   if valid is not None:
     out = jnp.where(valid[..., None], out, 0.0)
-  return out
+  return jnp.asarray(out)
 
 
-def embed_maps(
-    features: Sequence[jax.Array],
-    kernel: jax.Array,
-    out_res: int,
-    interpolation: Interpolation = 'nearest',
-) -> jax.Array:
+def embed_maps(features: Sequence[jax.Array], kernel: jax.Array, out_res: int,
+               interpolation: Interpolation = 'nearest') -> jax.Array:
   """Full embedding maps [N, R, R, D] = P h(p) for every output pixel, lean."""
   slices = channel_slices([f.shape[-1] for f in features])
   return _sum_upsampled([f @ kernel[sl] for f, sl in zip(features, slices)],
                         out_res, interpolation)
 
 
-def squared_norms(
-    features: Sequence[jax.Array],
-    coords: jax.Array,
-    out_res: int,
-    interpolation: Interpolation = 'nearest',
-) -> jax.Array:
+def squared_norms(features: Sequence[jax.Array], coords: jax.Array,
+                  out_res: int,
+                  interpolation: Interpolation = 'nearest') -> jax.Array:
   """||h(p)||^2 of the (virtual) concatenated feature at pixels [N, P].
 
   Exact for nearest resampling; for bilinear it is the norm of the
   resampled concatenation, computed by resampling each layer.
   """
-  out = 0.0
+  out: jax.Array | float = 0.0
   for fmap in features:
     if interpolation == 'nearest':
       sq = jnp.sum(jnp.square(fmap), axis=-1, keepdims=True)
@@ -193,16 +191,12 @@ def squared_norms(
     else:
       vals = _read(fmap, coords, out_res, interpolation)
       out = out + jnp.sum(jnp.square(vals), axis=-1)
-  return out
+  return jnp.asarray(out)
 
 
-def conv_maps(
-    features: Sequence[jax.Array],
-    kernel: jax.Array,
-    out_res: int,
-    dilation: int = 1,
-    interpolation: Interpolation = 'nearest',
-) -> jax.Array:
+def conv_maps(features: Sequence[jax.Array], kernel: jax.Array, out_res: int,
+              dilation: int = 1,
+              interpolation: Interpolation = 'nearest') -> jax.Array:
   """A 'same' dilated conv over the (virtual) concatenated features, lean.
 
   A k x k convolution of the upsampled concatenation is a sum over kernel
@@ -234,12 +228,12 @@ def conv_maps(
   taps = taps.reshape(n, out_res, out_res, kh, kw, cout)
   ph, pw = dilation * (kh // 2), dilation * (kw // 2)
   taps = jnp.pad(taps, ((0, 0), (ph, ph), (pw, pw), (0, 0), (0, 0), (0, 0)))
-  out = 0.0
+  out: jax.Array | float = 0.0
   for i in range(kh):
     for j in range(kw):
       y, x = i * dilation, j * dilation
       out = out + taps[:, y:y + out_res, x:x + out_res, i, j]
-  return out
+  return jnp.asarray(out)
 
 
 def concat_maps(features: Sequence[jax.Array], out_res: int,
@@ -254,21 +248,22 @@ def concat_maps(features: Sequence[jax.Array], out_res: int,
 
 
 def conv_same(x: jax.Array, kernel: jax.Array, dilation: int = 1) -> jax.Array:
-  """Dilated conv of x [N, H, W, C] with kernel [k, k, C, O], zero padding
-  dilation * (k // 2) (torch's Conv2d(padding=dilation) for k = 3)."""
+  """Dilated 'same' conv of x [N, H, W, C] with kernel [k, k, C, O].
+
+  Zero padding dilation * (k // 2) on each side (torch's
+  Conv2d(padding=dilation) for k = 3).
+  """
   kh, kw = kernel.shape[:2]
-  pad = [(dilation * (kh // 2),) * 2, (dilation * (kw // 2),) * 2]
+  ph, pw = dilation * (kh // 2), dilation * (kw // 2)
+  pad = [(ph, ph), (pw, pw)]
   return jax.lax.conv_general_dilated(
       x, kernel, (1, 1), pad, rhs_dilation=(dilation, dilation),
       dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
 
 
-def naive_embed_maps(
-    features: Sequence[jax.Array],
-    kernel: jax.Array,
-    out_res: int,
-    interpolation: Interpolation = 'nearest',
-) -> jax.Array:
+def naive_embed_maps(features: Sequence[jax.Array], kernel: jax.Array,
+                     out_res: int,
+                     interpolation: Interpolation = 'nearest') -> jax.Array:
   """Reference path: upsample every layer, concatenate, then project.
 
   This is what the paper's code does; it materialises [N, R, R, sum c_l].

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-import flax
+from flax import struct
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -37,7 +37,8 @@ __all__ = ['ProjectedMaps', 'HeadInput', 'ConvSize', 'CONV_SIZES',
            'REFERENCE_XXS_LOGITS',
            'conv_plan', 'ConvHead', 'LinHead', 'PixelMLP', 'cross_entropy']
 
-@flax.struct.dataclass
+
+@struct.dataclass
 class ProjectedMaps:
   """Layer maps seen through a linear projection: the input P h(p), unbuilt.
 
@@ -51,13 +52,14 @@ class ProjectedMaps:
     projection: [sum c_l, D].
   """
 
-  maps: list
+  maps: Sequence[jax.Array]
   projection: jax.Array
 
 
-# One array [N, R, R, C], the generator layers' maps [N, h_l, w_l, c_l], or
-# those maps through a linear projection.
-HeadInput = jax.Array | Sequence[jax.Array] | ProjectedMaps
+# One array [N, R, R, C], the generator layers' maps [N, h_l, w_l, c_l] (a
+# list or tuple), or those maps through a linear projection.
+HeadInput = (jax.Array | list[jax.Array] | tuple[jax.Array, ...]
+             | ProjectedMaps)
 ConvSize = Literal['XXS', 'XS', 'S', 'M', 'L']
 
 CONV_SIZES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
@@ -109,6 +111,7 @@ class ConvHead(nn.Module):
 
   @nn.compact
   def __call__(self, x: HeadInput, train: bool = False) -> jax.Array:
+    """Logits [N, R, R, C'] of input x (`train` is unused: no BatchNorm)."""
     del train
     plan = conv_plan(self.size, self.num_classes, self.reference_logits)
     cin = _in_channels(x)
@@ -129,6 +132,8 @@ class ConvHead(nn.Module):
       if i < len(plan) - 1:
         x = jax.nn.leaky_relu(x, 0.2)
       cin = cout
+    # conv_plan has at least one conv, so x is the last conv's output.
+    assert isinstance(x, jax.Array)
     return x
 
 
@@ -151,6 +156,7 @@ class LinHead(nn.Module):
 
   @nn.compact
   def __call__(self, x: HeadInput, train: bool = False) -> jax.Array:
+    """Logits [N, R, R, C] of input x (`train` is unused: no BatchNorm)."""
     del train
     cin = _in_channels(x)
     init = torch_default_init(cin)
@@ -183,6 +189,7 @@ class PixelMLP(nn.Module):
 
   @nn.compact
   def __call__(self, x: HeadInput, train: bool = False) -> jax.Array:
+    """Logits [N, R, R, C] of input x; `train` updates BatchNorm stats."""
     h1, h2 = (128, 32) if self.num_classes < 32 else (256, 128)
     cin = _in_channels(x)
 

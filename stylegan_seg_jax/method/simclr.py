@@ -71,6 +71,7 @@ class SimCLRHead(nn.Module):
   axis_name: str | None = None
 
   def setup(self):
+    """Declares the two linear layers and the BatchNorm terms between."""
     fan_in = sum(self.channels)
     self.kernel = self.param('kernel', torch_default_init(fan_in),
                              (fan_in, self.dim))

@@ -18,7 +18,7 @@ exp(S / eps) at eps = 0.005.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, cast
 
 import flax.linen as nn
 import jax
@@ -68,6 +68,7 @@ class ProjectionHead(nn.Module):
   naive: bool = False
 
   def setup(self):
+    """Declares the projection P and, for '2-layer', the later layers."""
     fan_in = sum(self.channels)
     self.kernel = self.param('kernel', torch_default_init(fan_in),
                              (fan_in, self.dim))
@@ -120,6 +121,7 @@ class Prototypes(nn.Module):
 
   @nn.compact
   def __call__(self, e: jax.Array) -> jax.Array:
+    """Scores [..., K] of embeddings e [..., D]."""
     dim = e.shape[-1]
     kernel = self.param('kernel', torch_default_init(dim),
                         (dim, self.num_prototypes))
@@ -137,7 +139,9 @@ def normalize_prototypes(params: dict) -> dict:
 def scores(prototypes: Prototypes, proto_params: dict,
            e: jax.Array) -> jax.Array:
   """S = normalize(e) C + b for embeddings e [..., D] -> [..., K]."""
-  return prototypes.apply({'params': proto_params}, _normalize(e))
+  # Without `mutable`, apply returns the module's output alone.
+  return cast(jax.Array,
+              prototypes.apply({'params': proto_params}, _normalize(e)))
 
 
 def _normalize(e: jax.Array) -> jax.Array:
@@ -147,8 +151,10 @@ def _normalize(e: jax.Array) -> jax.Array:
 
 def score_factors(proto_params: dict,
                   e: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """(x [..., D+1], y [K, D+1]) with x @ y.T == scores(e): the bias rides on
-  a constant 1 appended to the normalised embeddings."""
+  """Factors (x [..., D+1], y [K, D+1]) with x @ y.T == scores(e).
+
+  The bias rides on a constant 1 appended to the normalised embeddings.
+  """
   x = _normalize(e)
   x = jnp.concatenate([x, jnp.ones(x.shape[:-1] + (1,), x.dtype)], axis=-1)
   y = jnp.concatenate([proto_params['kernel'].T,
@@ -253,10 +259,12 @@ def chunked_swapped_loss(x_s: jax.Array, x_t: jax.Array, y: jax.Array,
   at a time, in the forward and (rematerialised) backward pass.
 
   Args:
-    x_s, x_t: [B, D] score factors of the two views (normalised embeddings,
-      with a trailing 1 when y carries the prototype bias).
+    x_s: [B, D] score factors of view s (normalised embeddings, with a
+      trailing 1 when y carries the prototype bias).
+    x_t: [B, D] score factors of view t, likewise.
     y: [K, D] prototypes (and bias column).
-    g_s, g_t: [K] Sinkhorn potentials of each view's full score matrix.
+    g_s: [K] Sinkhorn potential of view s's full score matrix.
+    g_t: [K] Sinkhorn potential of view t's full score matrix.
     epsilon: Sinkhorn regularisation the potentials were computed with.
     temperature: softmax temperature tau.
     chunk: rows per chunk.
@@ -288,6 +296,8 @@ def chunked_swapped_loss(x_s: jax.Array, x_t: jax.Array, y: jax.Array,
   def body(total, xs):
     return total + part(*xs), None
 
-  total, _ = jax.lax.scan(body, 0.0, (split(x_s), split(x_t),
-                                      weight.reshape(n_chunks, chunk)))
+  # A weakly typed 0 (like the literal 0.0), as an array.
+  total, _ = jax.lax.scan(
+      body, jnp.asarray(0.0),
+      (split(x_s), split(x_t), weight.reshape(n_chunks, chunk)))
   return -0.5 * total / b

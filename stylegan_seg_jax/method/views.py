@@ -84,18 +84,18 @@ def perturb_wplus(
   n, w_dim = w.shape[0], w.shape[-1]
   k_block, k_z = jax.random.split(key)
   if block is None:
-    block = jax.random.randint(k_block, (n,), 0, num_blocks)
+    blocks = jax.random.randint(k_block, (n,), 0, num_blocks)
   else:
-    block = jnp.full((n,), block, jnp.int32)
+    blocks = jnp.full((n,), block, jnp.int32)
   fresh = mapping_fn(jax.random.normal(k_z, (n * 2, z_dim))).reshape(
       n, 2, w_dim)
   base = w if not double_truncation else stylegan2.truncate(w, w_avg, psi)
   wplus = (base if base.ndim == 3
            else jnp.broadcast_to(base[:, None], (n, num_ws, w_dim)))
   rows = jnp.arange(num_ws)[None, :]                     # [1, num_ws]
-  hit = (rows // 2 == block[:, None]) & (rows < 2 * num_blocks)
+  hit = (rows // 2 == blocks[:, None]) & (rows < 2 * num_blocks)
   replacement = jnp.take_along_axis(
-      fresh, jnp.clip(rows - 2 * block[:, None], 0, 1)[..., None], axis=1)
+      fresh, jnp.clip(rows - 2 * blocks[:, None], 0, 1)[..., None], axis=1)
   mixed = jnp.where(hit[..., None],
                     (1.0 - strength) * wplus + strength * replacement, wplus)
   return stylegan2.truncate(mixed, w_avg, psi)
@@ -159,7 +159,8 @@ def pair_coords(
 
   Args:
     coords: [N, P, 2] pixels sampled on view s's output grid.
-    ts, tt: the two views' transforms.
+    ts: view s's transform.
+    tt: view t's transform.
     res: resolution.
     align_views: False pairs pixel i of s with pixel i of t (reference);
       True pairs it with the pixel of t that shows the same source location.

@@ -62,6 +62,12 @@ class CheckpointManager:
 
   def __init__(self, directory: str | os.PathLike[str], *,
                max_to_keep: int = 2):
+    """Opens (creating it if needed) a checkpoint directory.
+
+    Args:
+      directory: the checkpoint directory, a local path or a URL.
+      max_to_keep: checkpoints kept; older ones are deleted.
+    """
     self._mngr = ocp.CheckpointManager(
         files.as_path(directory, absolute=True),
         options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
@@ -89,6 +95,7 @@ class CheckpointManager:
     self._mngr.wait_until_finished()
 
   def close(self) -> None:
+    """Waits for pending saves, then releases the manager."""
     self._mngr.wait_until_finished()
     self._mngr.close()
 

@@ -111,12 +111,14 @@ def _store(path: str | os.PathLike[str]) -> tuple[Any, str]:
 
 
 def _no_listing_cache() -> None:
-  """Several processes write one bucket: a cached listing would hide the
-  objects the others wrote (a finished shard, a checkpoint), so fsspec's
-  object-store filesystems never cache listings here. Runs at import, before
-  epath, orbax or tfds create a filesystem."""
+  """Turns off listing caches of fsspec's object-store filesystems.
+
+  Several processes write one bucket: a cached listing would hide the
+  objects the others wrote (a finished shard, a checkpoint). Runs at import,
+  before epath, orbax or tfds create a filesystem.
+  """
   try:
-    import fsspec  # pylint: disable=g-import-not-at-top
+    import fsspec.config  # pylint: disable=g-import-not-at-top
   except ImportError:
     return
   for protocol in ('gcs', 'gs', 's3'):
@@ -179,13 +181,13 @@ def _upload(local: pathlib.Path, url: AnyPath) -> None:
 
 def _move_prefix(fs: Any, src: str, dst: str, *,
                  last: tuple[str, ...] = ()) -> None:
-  """Copies every object under `src` to `dst` (inside the store), then
-  deletes `src`.
+  """Copies every object under `src` to `dst`, then deletes `src`.
 
-  The order makes an interrupted copy look incomplete to every reader:
-  deeper objects first (an orbax checkpoint's data before the files beside
-  it), each `commit_success.txt` after its siblings, and the relative paths
-  in `last` (e.g. `generator.json`, `metrics.json`) at the very end.
+  Both are inside the one store. The order makes an interrupted copy look
+  incomplete to every reader: deeper objects first (an orbax checkpoint's
+  data before the files beside it), each `commit_success.txt` after its
+  siblings, and the relative paths in `last` (e.g. `generator.json`,
+  `metrics.json`) at the very end.
   """
   src, dst = src.rstrip('/'), dst.rstrip('/')
 
@@ -408,9 +410,10 @@ def _commit_directory(scratch: pathlib.Path, path: pathlib.Path,
 
 def _commit_prefix(scratch: pathlib.Path, url: AnyPath, overwrite: bool,
                    last: tuple[str, ...]) -> None:
-  """Uploads `scratch` beside `url`, moves the old `url` aside, copies the
-  upload into place (`last` at the end) and only then deletes the old one.
+  """Replaces the objects under `url` with the directory `scratch`.
 
+  Uploads `scratch` beside `url`, moves the old `url` aside, copies the
+  upload into place (`last` at the end) and only then deletes the old one.
   If the copy into place fails, the partial copy is removed and the old
   contents are moved back; when that fails too, the error names where they
   are. The upload prefix is removed in every case.

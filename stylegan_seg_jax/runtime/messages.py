@@ -59,7 +59,7 @@ _REPR = _BoundedRepr()
 
 
 def quote(value: Any, limit: int = MAX_QUOTE) -> str:
-  """A bounded, escaped `repr` of an untrusted value.
+  r"""A bounded, escaped `repr` of an untrusted value.
 
   Containers are shown to a depth of 3 and 4 items per level, strings and
   numbers are cut, arrays show their shape and dtype, other objects their
@@ -70,7 +70,7 @@ def quote(value: Any, limit: int = MAX_QUOTE) -> str:
     limit: maximum length of the result.
 
   Returns:
-    The quoted value, e.g. `'abc\\n'` or `[1, 2, 3, 4, ...]`.
+    The quoted value, e.g. `'abc\n'` or `[1, 2, 3, 4, ...]`.
   """
   try:
     text = _REPR.repr(value)

@@ -20,6 +20,7 @@ import pathlib
 import shutil
 import tempfile
 import time
+from typing import Any
 import uuid
 
 import jax
@@ -34,10 +35,19 @@ class MetricWriter:
 
   def __init__(self, workdir: str | os.PathLike[str], *,
                tensorboard: bool = True, flush_secs: float = 30.0):
+    """Opens the writer (process 0 only; elsewhere it writes nothing).
+
+    Args:
+      workdir: directory (or bucket URL) of the files.
+      tensorboard: also write TensorBoard event files.
+      flush_secs: in a bucket, the files are uploaded at most this often
+        (and on `close`); local rows are flushed on every write.
+    """
     self._active = jax.process_index() == 0
     self._tb = None
     self._jsonl = None
-    self._object = None  # a bucket's metrics.jsonl: (path, rows, last flush)
+    # A bucket's metrics.jsonl: [path, rows, last flush].
+    self._object: list[Any] | None = None
     self._workdir = workdir
     self._events = None  # a bucket workdir's local event-file directory
     self._flush_secs = flush_secs
@@ -51,9 +61,12 @@ class MetricWriter:
         from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
         self._events = pathlib.Path(tempfile.mkdtemp(prefix='events-'))
         # Its own name even when a restart falls in the same second.
-        self._tb = SummaryWriter(os.fspath(self._events),
-                                 flush_secs=flush_secs,
-                                 filename_suffix=f'.{uuid.uuid4().hex[:8]}')
+        self._tb = SummaryWriter(
+            os.fspath(self._events),
+            # tensorboardX annotates flush_secs as int, but documents it as
+            # a number and adds it to time.time(): a float works.
+            flush_secs=flush_secs,  # pyright: ignore[reportArgumentType]
+            filename_suffix=f'.{uuid.uuid4().hex[:8]}')
       return
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -72,6 +85,8 @@ class MetricWriter:
       if time.monotonic() - self._object[2] >= self._flush_secs:
         self._flush_object()
     else:
+      # An active writer has either a bucket object or a local file.
+      assert self._jsonl is not None
       self._jsonl.write(json.dumps(row) + '\n')
       self._jsonl.flush()
     if self._tb is not None:
@@ -79,10 +94,14 @@ class MetricWriter:
         self._tb.add_scalar(k, float(v), int(step))
 
   def _flush_object(self) -> None:
+    # Only called for a bucket workdir, whose writer has `_object`.
+    assert self._object is not None
     path, rows, _ = self._object
     with files.atomic_file(path) as tmp:
       tmp.write_text(''.join(rows))
     if self._events is not None:
+      # `_events` is made only together with the event writer.
+      assert self._tb is not None
       self._tb.flush()
       files.copy_tree(self._events, self._workdir)
     self._object[2] = time.monotonic()

@@ -72,8 +72,10 @@ def maybe_initialize_distributed(requested: bool = False, **kwargs) -> bool:
 
 
 def sync_processes(name: str) -> None:
-  """Waits until every process reaches this point (nothing with one
-  process). `name` must be the same string in every process."""
+  """Waits until every process reaches this point (nothing with one).
+
+  `name` must be the same string in every process.
+  """
   if jax.process_count() > 1:
     from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
     multihost_utils.sync_global_devices(name)

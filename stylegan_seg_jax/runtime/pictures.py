@@ -86,7 +86,8 @@ def save_grid(path: str | os.PathLike[str],
       canvas[y:y + h, x:x + w] = tile
   img = Image.fromarray(canvas)
   if scale != 1:
-    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    img = img.resize((img.width * scale, img.height * scale),
+                     Image.Resampling.NEAREST)
   if footer is not None:
     out = Image.new('RGB', (max(img.width, footer.shape[1]),
                             img.height + footer.shape[0]), (255, 255, 255))

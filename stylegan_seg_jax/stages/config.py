@@ -32,6 +32,7 @@ from stylegan_seg_jax.method import segmenters
 from stylegan_seg_jax.runtime import errors
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import parallel
+from stylegan_seg_jax.stylegan2 import storage as generator_storage
 
 __all__ = ['ConfigError', 'STAGES', 'TOY_GENERATOR', 'stages_of', 'methods_of',
            'load_generator', 'load_generator_dir', 'record_config',
@@ -190,7 +191,7 @@ def check_inputs(config: ml_collections.ConfigDict) -> list[str]:
   wanted = []
   if str(config.generator_dir) != TOY_GENERATOR:
     wanted.append(('generator_dir', os.fspath(config.generator_dir),
-                   stylegan2.storage.CONFIG_FILE))
+                   generator_storage.CONFIG_FILE))
   oneshot = str(config.data.oneshot)
   if not oneshot.startswith(('index:', 'seed:', 'toy_seed:')):
     wanted.append(('data.oneshot', oneshot, None))
@@ -261,6 +262,8 @@ def stage_settings(config: ml_collections.ConfigDict, stage: str,
   everything = _flatten(config.to_dict(), '')
   wanted = _STAGE_SECTIONS[stage]
   if stage == 'oneshot':
+    if method is None:
+      raise ValueError("stage 'oneshot' needs a method")
     wanted += _METHOD_SECTIONS[method]
     if str(config.data.oneshot).startswith(('index:', 'seed:')):
       wanted += ('data.test_set',)  # the example is read from it
@@ -300,15 +303,15 @@ def check_stage_dir(config: ml_collections.ConfigDict, stage: str,
     ConfigError: the directory holds checkpoints made with other settings
       (the differing fields are named).
   """
-  stage_dir = files.as_path(stage_dir)
-  checkpoints = stage_dir / 'checkpoints'
+  directory = files.as_path(stage_dir)
+  checkpoints = directory / 'checkpoints'
   if not (checkpoints.is_dir() and any(checkpoints.iterdir())):
     return
-  record = stage_dir / SETTINGS_FILE
+  record = directory / SETTINGS_FILE
   if not record.is_file():
     logging.warning('%s has checkpoints but no %s (trained by an earlier '
                     'version): its settings cannot be checked; resuming it',
-                    stage_dir, SETTINGS_FILE)
+                    directory, SETTINGS_FILE)
     return
   settings = stage_settings(config, stage, method)
   old = json.loads(record.read_text())
@@ -322,7 +325,7 @@ def check_stage_dir(config: ml_collections.ConfigDict, stage: str,
                       for k in diff[:4])
     more = f', and {len(diff) - 4} more' if len(diff) > 4 else ''
     raise ConfigError(
-        f'{stage_dir} was trained with other settings ({shown}{more}); use '
+        f'{directory} was trained with other settings ({shown}{more}); use '
         'another --workdir, or --overwrite to train this stage again from '
         'scratch')
 
@@ -348,17 +351,17 @@ def prepare_stage_dir(config: ml_collections.ConfigDict, stage: str,
     ConfigError: the directory holds checkpoints made with other settings
       (the differing fields are named); nothing is changed then.
   """
-  stage_dir = files.as_path(stage_dir)
+  directory = files.as_path(stage_dir)
   if restart:
-    parallel.on_process_0(lambda: files.remove_tree(stage_dir),
-                          f'removing {stage_dir}')
-  check_stage_dir(config, stage, stage_dir, method)
-  stage_dir.mkdir(parents=True, exist_ok=True)
+    parallel.on_process_0(lambda: files.remove_tree(directory),
+                          f'removing {directory}')
+  check_stage_dir(config, stage, directory, method)
+  directory.mkdir(parents=True, exist_ok=True)
 
   def write() -> None:
-    with files.atomic_file(stage_dir / SETTINGS_FILE) as tmp:
+    with files.atomic_file(directory / SETTINGS_FILE) as tmp:
       tmp.write_text(json.dumps(stage_settings(config, stage, method),
                                 indent=2, sort_keys=True))
 
-  parallel.on_process_0(write, f'writing {stage_dir / SETTINGS_FILE}')
-  return stage_dir
+  parallel.on_process_0(write, f'writing {directory / SETTINGS_FILE}')
+  return directory

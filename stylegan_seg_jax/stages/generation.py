@@ -104,9 +104,11 @@ def _settings(config: ml_collections.ConfigDict,
 
 def _prepare_out(out: pathlib.Path, settings: dict[str, Any], pi: int,
                  pc: int, multi_process: bool) -> None:
-  """`generated_set.prepare_out`, by process 0 first when several processes
-  run: the others then only check the record it wrote, and learn of its
-  refusal instead of waiting for it at a barrier."""
+  """`generated_set.prepare_out`, by process 0 first.
+
+  When several processes run, the others then only check the record it
+  wrote, and learn of its refusal instead of waiting for it at a barrier.
+  """
   error = None
   if pi == 0 or not multi_process:
     try:
@@ -142,8 +144,10 @@ def generate(config: ml_collections.ConfigDict, workdir: str,
     workdir: the trained run directory (`WORKDIR/oneshot/<method>`).
     out: the dataset directory.
     num_samples: N.
-    process_index, process_count: this process and the number of processes
-      sharing the work (default: jax's).
+    process_index: this process among those sharing the work (default:
+      jax's).
+    process_count: the number of processes sharing the work (default:
+      jax's).
     barrier: called once this process's shards are written, before process
       0 writes the metadata (default: a global device sync when several
       processes run, else nothing).
@@ -172,7 +176,7 @@ def generate(config: ml_collections.ConfigDict, workdir: str,
                                  f'got {g.drop_uncertain}')
   pi = jax.process_index() if process_index is None else process_index
   pc = jax.process_count() if process_count is None else process_count
-  out = files.as_path(out, absolute=True)
+  out_dir = files.as_path(out, absolute=True)
   plan = generated_set.ShardPlan(num_samples, g.seed_start, g.shard_size)
   psi = config_lib.sample_psi(config)
 
@@ -185,7 +189,7 @@ def generate(config: ml_collections.ConfigDict, workdir: str,
   except ValueError as e:
     raise config_lib.ConfigError(str(e)) from None
   settings = _settings(config, plan, psi, gen, g.method, state, class_names)
-  _prepare_out(out, settings, pi, pc, multi_process=(
+  _prepare_out(out_dir, settings, pi, pc, multi_process=(
       barrier is None and pc > 1 and jax.process_count() > 1))
   num_classes = len(class_names)
   res = gen.config.resolution
@@ -193,8 +197,8 @@ def generate(config: ml_collections.ConfigDict, workdir: str,
                                    (gen.config.w_dim,), uncertainty=True)
 
   todo = [s for s in plan.shards_of(pi, pc)
-          if not (out / plan.filename(s)).is_file()]
-  generated_set.remove_stale(out, plan, todo)  # ours, cut off by a kill
+          if not (out_dir / plan.filename(s)).is_file()]
+  generated_set.remove_stale(out_dir, plan, todo)  # ours, cut off by a kill
 
   mesh = parallel.make_mesh(jax.local_devices())
   ndev = mesh.size
@@ -236,7 +240,7 @@ def generate(config: ml_collections.ConfigDict, workdir: str,
     if len(rows) == len(plan.seeds(shard)):
       keep = generated_set.keep_confident(np.array([u for u, _ in rows]),
                                           g.drop_uncertain)
-      generated_set.write_shard(out / plan.filename(shard),
+      generated_set.write_shard(out_dir / plan.filename(shard),
                                 [rows[i][1] for i in keep])
       del pending_rows[shard]
       done['shards'] += 1
@@ -271,9 +275,9 @@ def generate(config: ml_collections.ConfigDict, workdir: str,
   num_examples = None
   if pi == 0:
     try:
-      num_examples = generated_set.finalize(out, plan, settings, features,
-                                            num_classes)
+      num_examples = generated_set.finalize(out_dir, plan, settings,
+                                            features, num_classes)
     except ValueError as e:
       raise config_lib.ConfigError(str(e)) from None
-  return GenerateResult(out, done['samples'], done['shards'], rate,
+  return GenerateResult(out_dir, done['samples'], done['shards'], rate,
                         num_examples is not None, num_examples)

@@ -16,11 +16,12 @@ dataset generation.
 from __future__ import annotations
 
 from collections.abc import Callable
+import dataclasses
 import json
 import pathlib
 from typing import Any
 
-import flax
+from flax import struct
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -49,7 +50,7 @@ __all__ = ['OneShotState', 'make_optimizer', 'Prepared', 'prepare',
 STAGE_DIR = 'oneshot'
 
 
-@flax.struct.dataclass
+@struct.dataclass
 class OneShotState:
   """Trainable head state plus the method's frozen inputs."""
 
@@ -102,6 +103,7 @@ class Prepared:
   """A method ready to train or evaluate: its segmenter and frozen inputs."""
 
   def __init__(self, segmenter: segmenters.Segmenter, frozen: Any):
+    """Pairs `segmenter` with its frozen inputs `frozen`."""
     self.segmenter = segmenter
     self.frozen = frozen
 
@@ -181,6 +183,7 @@ def examples_input(prepared: Prepared, gen: stylegan2.Generator,
 
 def init_state(prepared: Prepared, tx: optax.GradientTransformation,
                x: Any, key: jax.Array) -> OneShotState:
+  """A fresh head state for head input x, and the optimizer's state."""
   variables = prepared.segmenter.init(key, x)
   return OneShotState(step=jnp.zeros((), jnp.int32),
                       params=variables['params'],
@@ -190,8 +193,10 @@ def init_state(prepared: Prepared, tx: optax.GradientTransformation,
 
 
 def init_key(config: ml_collections.ConfigDict, name: str) -> jax.Array:
-  """The key a method's head is initialised from (per method, from the
-  config's seed)."""
+  """The key a method's head is initialised from.
+
+  One per method, from the config's seed.
+  """
   return jax.random.fold_in(jax.random.key(config.seed),
                             segmenters.METHODS.index(name))
 
@@ -210,8 +215,10 @@ def make_train_step(segmenter: segmenters.Segmenter,
                                  'batch_stats': stats}, x)
     metrics = {'loss': loss, 'grad_norm': optax.tree.norm(grads),
                'pixel_acc': jnp.mean(pred == labels)}
-    return state.replace(step=state.step + 1, params=params,
-                         batch_stats=stats, opt_state=opt_state), metrics
+    # flax's `state.replace`, which the type checker cannot see.
+    return dataclasses.replace(
+        state, step=state.step + 1, params=params, batch_stats=stats,
+        opt_state=opt_state), metrics
 
   return jax.jit(step, donate_argnums=(0,))
 
@@ -230,7 +237,8 @@ def fit(state: OneShotState, step: Any, x: Any,
     state: the starting state (donated; it carries the frozen inputs).
     step: from `make_train_step` (reuse it: it is compiled once per input
       shape).
-    x, labels: from `examples_input`.
+    x: the head input, from `examples_input`.
+    labels: the labels, from `examples_input`.
     num_steps: steps to run.
     progress: called after each step with (steps done, host metrics of
       that step); raise from it to stop early.
@@ -284,8 +292,10 @@ def restore(name: str, config: ml_collections.ConfigDict, workdir: str,
 def evaluate(prepared: Prepared, state: OneShotState, gen: stylegan2.Generator,
              test: experiment.TestSet, config: ml_collections.ConfigDict,
              progress=None) -> evaluator.MethodResult:
-  """Scores a trained method on a test set (`evaluator.evaluate_method`,
-  with the config's `eval` settings)."""
+  """Scores a trained method on a test set.
+
+  `evaluator.evaluate_method`, with the config's `eval` settings.
+  """
   return evaluator.evaluate_method(
       prepared.segmenter,
       {'params': state.params, 'batch_stats': state.batch_stats},
@@ -325,7 +335,9 @@ def _train_method(name: str, config: ml_collections.ConfigDict, workdir: str,
     step = make_train_step(prepared.segmenter, tx)
 
     def on_step(done: int, state: OneShotState) -> dict[str, float]:
-      if not o.eval_every or (done % o.eval_every and done != o.num_steps):
+      # No test set unless eval_every > 0 (`train`).
+      if test is None or not o.eval_every or (
+          done % o.eval_every and done != o.num_steps):
         return {}
       # The step donates its state: read the frozen inputs from it.
       current = Prepared(prepared.segmenter, state.frozen)

@@ -16,9 +16,9 @@ and resumes like every stage.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-import flax
+from flax import struct
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -41,7 +41,7 @@ __all__ = ['SimCLRState', 'SimCLRModel', 'make_optimizer', 'init_state',
 STAGE_DIR = 'simclr'
 
 
-@flax.struct.dataclass
+@struct.dataclass
 class SimCLRState:
   """Trainable state of the projection; the generator stays outside."""
 
@@ -56,6 +56,7 @@ class SimCLRModel:
 
   def __init__(self, config: ml_collections.ConfigDict,
                gen_config: stylegan2.GeneratorConfig):
+    """Builds the projection for `gen_config`'s layers from `config`."""
     sc = config.simclr
     self.layers = swav_stage.select_layers(gen_config.num_layers, sc.layers)
     shapes = gen_config.feature_shapes()
@@ -69,6 +70,7 @@ class SimCLRModel:
     self.own_stats = bool(sc.reference_bn_train)
 
   def pick(self, feats):
+    """The selected layers' maps out of all generator features."""
     return [feats[i] for i in self.layers]
 
   def embed_maps(self, variables: dict[str, Any], feats) -> jax.Array:
@@ -78,8 +80,10 @@ class SimCLRModel:
     `simclr.reference_bn_train` the BatchNorm normalises with each image's
     own statistics (the reference never leaves train mode).
     """
-    return self.eval_head.apply(variables, self.pick(feats), self.own_stats,
-                                method=simclr.SimCLRHead.embed_maps)
+    # Without `mutable`, apply returns the method's output alone.
+    return cast(jax.Array, self.eval_head.apply(
+        variables, self.pick(feats), self.own_stats,
+        method=simclr.SimCLRHead.embed_maps))
 
 
 def make_optimizer(
@@ -185,9 +189,11 @@ def _init_key(config: ml_collections.ConfigDict) -> jax.Array:
 def train(config: ml_collections.ConfigDict, workdir: str,
           gen: stylegan2.Generator, *, restart: bool = False
           ) -> dict[str, Any]:
-  """Trains (or resumes) the projection in `WORKDIR/simclr/` to
-  `config.simclr.num_steps`; arguments, result and errors as
-  `replicated.train`."""
+  """Trains (or resumes) the projection in `WORKDIR/simclr/`.
+
+  Up to `config.simclr.num_steps`; arguments, result and errors as
+  `replicated.train`.
+  """
 
   def build(num_devices):
     model = SimCLRModel(config, gen.config)

@@ -1,5 +1,4 @@
-"""The SwAV stage: state, per-device training step, the learned embedding, and
-the stage's training run (`train`).
+"""The SwAV stage: state, per-device step, learned embedding, run (`train`).
 
 One step (docs/method.md §4, batched): every device draws its share of the
 global batch of latents (keys folded with the step and the global image
@@ -14,9 +13,10 @@ that only one patch's scores are alive at a time.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import dataclasses
+from typing import Any, NamedTuple, cast
 
-import flax
+from flax import struct
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -40,7 +40,7 @@ __all__ = ['SwAVState', 'SwAVModel', 'SwAVBatch', 'larc_sgd', 'make_optimizer',
 STAGE_DIR = 'swav'
 
 
-@flax.struct.dataclass
+@struct.dataclass
 class SwAVState:
   """Trainable state: heads only; the generator stays outside."""
 
@@ -71,6 +71,7 @@ class SwAVModel:
 
   def __init__(self, config: ml_collections.ConfigDict,
                gen_config: stylegan2.GeneratorConfig, naive: bool = False):
+    """Builds the modules for `gen_config`'s layers from `config`."""
     sw = config.swav
     self.layers = select_layers(gen_config.num_layers, sw.layers)
     shapes = gen_config.feature_shapes()
@@ -84,21 +85,25 @@ class SwAVModel:
     self.prototypes = swav.Prototypes(sw.num_prototypes)
 
   def pick(self, feats):
+    """The selected layers' maps out of all generator features."""
     return [feats[i] for i in self.layers]
 
   def embed_maps(self, params, batch_stats, feats) -> jax.Array:
     """The learned embedding maps [N, R, R, D] of generator features."""
-    return self.eval_head.apply(
+    # Without `mutable`, apply returns the method's output alone.
+    return cast(jax.Array, self.eval_head.apply(
         {'params': params['head'], 'batch_stats': batch_stats},
-        self.pick(feats), method=swav.ProjectionHead.embed_maps)
+        self.pick(feats), method=swav.ProjectionHead.embed_maps))
 
 
 def larc_sgd(lr: float | optax.Schedule, momentum: float,
              trust_coefficient: float) -> optax.GradientTransformation:
-  """SGD with momentum inside a LARC trust ratio without clipping (apex's
-  `LARC(SGD, clip=False)`, the reference's optimiser): each tensor's
+  """SGD with momentum inside a LARC trust ratio without clipping.
+
+  Apex's `LARC(SGD, clip=False)`, the reference's optimiser: each tensor's
   gradient is scaled by trust * ||param|| / ||grad|| (1 where either is 0)
-  before the momentum step."""
+  before the momentum step.
+  """
   return optax.chain(
       optax.scale_by_trust_ratio(trust_coefficient=trust_coefficient,
                                  eps=1e-8),
@@ -339,7 +344,8 @@ def make_device_step(model: SwAVModel, gen: stylegan2.Generator,
     # The update applies to the normalised rows in both modes.
     params = normalize(params) if mode == 'in_loss' else params
     updates, opt_state = tx.update(grads, state.opt_state, params)
-    params = optax.apply_updates(params, updates)
+    # apply_updates keeps the structure of `params`: a dict of trees.
+    params = cast(dict[str, Any], optax.apply_updates(params, updates))
     metrics = {'loss': loss, 'grad_norm': optax.tree.norm(grads),
                'param_norm': optax.tree.norm(params),
                'update_norm': optax.tree.norm(updates)}
@@ -356,8 +362,11 @@ def make_device_step(model: SwAVModel, gen: stylegan2.Generator,
 def train(config: ml_collections.ConfigDict, workdir: str,
           gen: stylegan2.Generator, *, restart: bool = False
           ) -> dict[str, Any]:
-  """Trains (or resumes) the SwAV stage in `WORKDIR/swav/` to
-  `config.num_steps`; arguments, result and errors as `replicated.train`."""
+  """Trains (or resumes) the SwAV stage in `WORKDIR/swav/`.
+
+  Up to `config.num_steps`; arguments, result and errors as
+  `replicated.train`.
+  """
 
   def build(num_devices):
     model = SwAVModel(config, gen.config)
@@ -367,7 +376,9 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     if config.swav.layer_norm_init:
       params = balance_layers(state.params, model.channels,
                               layer_rms(model, gen, config))
-      state = state.replace(params=params, opt_state=tx.init(params))
+      # flax's `state.replace`, which the type checker cannot see.
+      state = dataclasses.replace(state, params=params,
+                                  opt_state=tx.init(params))
     return state, make_device_step(model, gen, config, tx, num_devices,
                                    initial_head=state.params['head'])
 

@@ -12,7 +12,7 @@ image index, so any device count sees the same images.
 from __future__ import annotations
 
 import functools
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -76,8 +76,10 @@ def make_view_pairs_fn(gen: stylegan2.Generator,
     raise ValueError(f'patch size {patch_size} exceeds the {res}x{res} = '
                      f'{res * res} pixels of an image')
 
-  def mapping(gen_vars, z):
-    return module.apply(gen_vars, z, 1.0, method=stylegan2.StyleGAN2.mapping)
+  # Without `mutable`, `module.apply` returns the method's output alone.
+  def mapping(gen_vars, z) -> jax.Array:
+    return cast(jax.Array, module.apply(gen_vars, z, 1.0,
+                                        method=stylegan2.StyleGAN2.mapping))
 
   def pairs(gen_vars, keys) -> ViewPairs:
     n = keys.shape[0]
@@ -93,8 +95,10 @@ def make_view_pairs_fn(gen: stylegan2.Generator,
         double_truncation=vw.double_truncation)
     ws_s = jax.vmap(lambda k, ww: view(k, ww[None])[0])(k_s, w)
     ws_t = jax.vmap(lambda k, ww: view(k, ww[None])[0])(k_t, w)
-    _, feats, _ = module.apply(gen_vars, jnp.concatenate([ws_s, ws_t]),
-                               'const', method=stylegan2.StyleGAN2.synthesis)
+    _, feats, _ = cast(
+        tuple[jax.Array, tuple[jax.Array, ...], tuple[jax.Array, ...]],
+        module.apply(gen_vars, jnp.concatenate([ws_s, ws_t]), 'const',
+                     method=stylegan2.StyleGAN2.synthesis))
     feats = [jax.lax.stop_gradient(feats[i]) for i in layers]
 
     def transforms(k):

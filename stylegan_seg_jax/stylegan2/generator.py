@@ -19,6 +19,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 import numpy as np
 
 from stylegan_seg_jax.stylegan2.networks import GeneratorConfig
@@ -91,7 +92,7 @@ class Generator:
   config: GeneratorConfig
   metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
-  def mapping(self, z: jax.Array, psi: float = 1.0,
+  def mapping(self, z: ArrayLike, psi: float = 1.0,
               cutoff: int | None = None) -> jax.Array:
     """Maps z [N, z_dim] to w [N, w_dim], truncated against the stored w_avg.
 
@@ -107,7 +108,7 @@ class Generator:
     return _map(self.module, self.variables, jnp.asarray(z, jnp.float32),
                 jnp.float32(psi), cutoff)
 
-  def truncate(self, w: jax.Array, psi: float) -> jax.Array:
+  def truncate(self, w: ArrayLike, psi: float) -> jax.Array:
     """w_avg + psi (w - w_avg) of untruncated w [N, w_dim] or W+.
 
     Uses the generator's stored w_avg (the one truncation every component
@@ -118,7 +119,7 @@ class Generator:
 
   def synthesis(
       self,
-      ws: jax.Array,
+      ws: ArrayLike,
       noise_mode: NoiseMode = 'const',
       rng: jax.Array | None = None,
       return_rgb: bool = False,
@@ -146,9 +147,9 @@ class Generator:
                        jnp.asarray(ws, jnp.float32),
                        rng, noise_mode, return_rgb)
 
-  def __call__(self, z: jax.Array, psi: float = 1.0,
+  def __call__(self, z: ArrayLike, psi: float = 1.0,
                noise_mode: NoiseMode = 'const', rng: jax.Array | None = None):
-    """z -> (images, features): `synthesis(mapping(z, psi))`."""
+    """Images and features of latents z: `synthesis(mapping(z, psi))`."""
     return self.synthesis(self.mapping(z, psi), noise_mode, rng)
 
 

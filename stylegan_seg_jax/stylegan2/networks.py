@@ -47,7 +47,7 @@ NoiseMode = Literal['const', 'random', 'none']
 def rosinality_channels(
     resolution: int, channel_multiplier: int = 2
 ) -> dict[int, int]:
-  """rosinality's channel table: 512 up to 32x32, then 2^(14-L) * cm / 2."""
+  """The rosinality channel table: 512 up to 32x32, then 2^(14-L) * cm / 2."""
   table = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * channel_multiplier,
            128: 128 * channel_multiplier, 256: 64 * channel_multiplier,
            512: 32 * channel_multiplier, 1024: 16 * channel_multiplier}
@@ -100,6 +100,7 @@ class GeneratorConfig:
   fir: tuple[float, ...] = ops.DEFAULT_FIR
 
   def __post_init__(self):
+    """Checks resolution and channel table; normalises channels and fir."""
     resolutions = _block_resolutions(self.resolution)
     table = dict(self.channels)
     missing = [r for r in resolutions if r not in table]
@@ -290,11 +291,13 @@ class SynthesisBlock(nn.Module):
   fir: tuple[float, ...]
 
   @nn.compact
-  def __call__(self, x: jax.Array | None, img: jax.Array | None,
-               ws: jax.Array, noise_mode: NoiseMode):
+  def __call__(
+      self, x: jax.Array | None, img: jax.Array | None, ws: jax.Array,
+      noise_mode: NoiseMode
+  ) -> tuple[jax.Array, jax.Array, list[jax.Array], jax.Array]:
     layer = functools.partial(SynthesisLayer, self.channels, self.resolution,
                               conv_clamp=self.conv_clamp, fir=self.fir)
-    features = []
+    features: list[jax.Array] = []
     if x is None:
       const = self.param('const', _normal_init(),
                          (self.resolution, self.resolution, self.channels))
@@ -321,8 +324,10 @@ class SynthesisNetwork(nn.Module):
       self, ws: jax.Array, noise_mode: NoiseMode = 'const'
   ) -> tuple[jax.Array, tuple[jax.Array, ...], tuple[jax.Array, ...]]:
     cfg = self.config
-    features, rgbs = [], []
-    x = img = None
+    features: list[jax.Array] = []
+    rgbs: list[jax.Array] = []
+    x: jax.Array | None = None
+    img: jax.Array | None = None
     for res in cfg.block_resolutions:
       # Block b{R} reads rows [2L-5, 2L-3] of W+ (L = log2 R); b4 rows [0, 1].
       first = max(2 * int(round(math.log2(res))) - 5, 0)
@@ -333,6 +338,8 @@ class SynthesisNetwork(nn.Module):
                                  noise_mode)
       features += feats
       rgbs.append(rgb)
+    # The resolution is validated >= 4, so there is at least the 4x4 block.
+    assert img is not None
     return img, tuple(features), tuple(rgbs)
 
 
@@ -346,19 +353,20 @@ class StyleGAN2(nn.Module):
   config: GeneratorConfig
 
   def setup(self):
+    """Declares the mapping and synthesis sub-networks."""
     # Scope names 'mapping' / 'synthesis' are the variable tree's.
     self.mapping_network = MappingNetwork(self.config, name='mapping')
     self.synthesis_network = SynthesisNetwork(self.config, name='synthesis')
 
   def __call__(self, z: jax.Array, noise_mode: NoiseMode = 'const'):
-    """z -> (image, features); used for `init`."""
+    """Maps z to (image, features); used for `init`."""
     w = self.mapping(z)
     img, feats, _ = self.synthesis(w, noise_mode)
     return img, feats
 
   def mapping(self, z: jax.Array, psi: float | jax.Array = 1.0,
               cutoff: int | None = None) -> jax.Array:
-    """z [N, z_dim] -> w [N, w_dim] (or W+ [N, num_ws, w_dim] with cutoff)."""
+    """Maps z [N, z_dim] to w [N, w_dim] (W+ [N, num_ws, w_dim] with cutoff)."""
     w = self.mapping_network(z)
     w_avg = self.mapping_network.variables['buffers']['w_avg']
     if cutoff is not None:
@@ -368,7 +376,7 @@ class StyleGAN2(nn.Module):
   def synthesis(
       self, ws: jax.Array, noise_mode: NoiseMode = 'const'
   ) -> tuple[jax.Array, tuple[jax.Array, ...], tuple[jax.Array, ...]]:
-    """ws [N, w_dim] or [N, >= num_ws, w_dim] -> (image, features, rgbs)."""
+    """Maps ws [N, w_dim] or [N, >= num_ws, w_dim] to (image, feats, rgbs)."""
     return self.synthesis_network(self._broadcast(ws), noise_mode)
 
   def _broadcast(self, ws: jax.Array) -> jax.Array:

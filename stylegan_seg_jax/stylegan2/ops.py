@@ -66,6 +66,8 @@ def _fir_1d(x: jax.Array, taps: np.ndarray, axis: int) -> jax.Array:
       continue
     term = jax.lax.slice_in_dim(x, t, t + n, axis=axis) * coef
     out = term if out is None else out + term
+  # fir_taps divides by the sum, so at least one tap is non-zero.
+  assert out is not None
   return out
 
 

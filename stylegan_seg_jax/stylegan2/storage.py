@@ -77,18 +77,18 @@ def load(path: str | os.PathLike[str],
     FileNotFoundError: not a converted-checkpoint directory.
     ValueError: bad resolution or unsupported format version.
   """
-  path = files.as_path(path)
-  cfg_file = path / CONFIG_FILE
+  root = files.as_path(path)
+  cfg_file = root / CONFIG_FILE
   if not cfg_file.is_file():
     raise FileNotFoundError(
-        f'{path} is not a converted generator directory (no {CONFIG_FILE}); '
+        f'{root} is not a converted generator directory (no {CONFIG_FILE}); '
         'create one with stylegan-seg convert')
   doc = json.loads(cfg_file.read_text())
   if doc.get('format_version') != FORMAT_VERSION:
     raise ValueError(f'{cfg_file}: unsupported format_version '
                      f'{doc.get("format_version")!r}')
   config = GeneratorConfig.from_json(doc['config'])
-  variables = checkpointing.restore_pytree(path / VARIABLES_DIR,
+  variables = checkpointing.restore_pytree(root / VARIABLES_DIR,
                                         abstract_variables(config))
   if resolution is not None and resolution != config.resolution:
     if resolution > config.resolution or resolution < 4 or (

@@ -28,6 +28,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 import numpy as np
 
 from stylegan_seg_jax import stylegan2
@@ -60,7 +61,7 @@ COLOUR_TOLERANCE = 0.1
 
 
 def latents(seeds: Sequence[int]) -> np.ndarray:
-  """z [len(seeds), Z_DIM] float32: `generator.z_from_seeds(seeds, Z_DIM)`."""
+  """Latents z [len(seeds), Z_DIM] float32 (`stylegan2.z_from_seeds`)."""
   return stylegan2.z_from_seeds(seeds, Z_DIM)
 
 
@@ -70,7 +71,7 @@ def render_targets(z: jax.Array) -> tuple[jax.Array, jax.Array]:
   return faces.render(faces.scene_from_latent(z))
 
 
-def ground_truth(z: jax.Array) -> np.ndarray:
+def ground_truth(z: ArrayLike) -> np.ndarray:
   """Exact part masks [N, R, R] (int32 class ids) of the samples G(z)."""
   return np.asarray(render_targets(jnp.asarray(z, jnp.float32))[1])
 

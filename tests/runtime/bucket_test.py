@@ -347,10 +347,10 @@ def test_other_url_schemes_are_refused_in_one_line(tmp_path):
       (['train', tiny, '--workdir=gcs://b/run'], '--workdir'),
       (['train', tiny, '--workdir=w', '--config.generator_dir=s3://b/g'],
        '--config.generator_dir'),
-      (['report', 'file:///tmp/run'], 'argument')):
-    proc = subprocess.run([sys.executable, '-m', f'stylegan_seg_jax.{argv[0]}',
-                           *argv[1:]], cwd=tmp_path, capture_output=True,
-                          text=True, env=subprocess_env())
+      (['report', '--workdir=w', '--workdir=file:///tmp/run'], '--workdir')):
+    proc = subprocess.run([sys.executable, '-m', 'stylegan_seg_jax', *argv],
+                          cwd=tmp_path, capture_output=True, text=True,
+                          env=subprocess_env())
     assert proc.returncode == 2, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith(f'{argv[0]}: error: {where}'), last
