@@ -38,8 +38,9 @@ def main(argv: list[str]) -> None:
   del argv
   from stylegan_seg_jax import convert  # pylint: disable=g-import-not-at-top
   convert.convert_file(
-      _SRC.value, _OUT.value, fmt=_FORMAT.value, resolution=_RESOLUTION.value,
-      overwrite=_OVERWRITE.value, w_avg_seed=_W_AVG_SEED.value,
+      bootstrap.given(_SRC), bootstrap.given(_OUT), fmt=_FORMAT.value,
+      resolution=_RESOLUTION.value, overwrite=_OVERWRITE.value,
+      w_avg_seed=_W_AVG_SEED.value,
       log=lambda msg: print(msg, flush=True))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from stylegan_seg_jax.convert import readers
+from stylegan_seg_jax.convert.bounds import CheckpointReadError
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime.messages import quote
 
@@ -61,12 +62,13 @@ def convert_file(
   if not src.exists():
     raise FileNotFoundError(f'no such checkpoint file: {src}')
   if not src.is_file():
-    raise readers.CheckpointReadError(f'{src} is not a regular file')
+    raise CheckpointReadError(f'{src} is not a regular file')
   out = files.check_output_directory(out, overwrite=overwrite)
   log(f'reading {src}')
   try:
     obj = readers.read_checkpoint_file(src)
     from stylegan_seg_jax.convert import formats  # pylint: disable=g-import-not-at-top
+    from stylegan_seg_jax.convert.tensor_mapping import ConversionError  # pylint: disable=g-import-not-at-top
     with np.errstate(all='ignore'):  # bad values are refused, not warned
       conv = formats.convert_object(obj, fmt)
   except ValueError:
@@ -74,7 +76,7 @@ def convert_file(
   except Exception as e:  # pylint: disable=broad-except
     # The file's structure is not what the format writes (a wrong type, a
     # missing key, ...): name the problem, never echo the file's values.
-    raise readers.CheckpointReadError(
+    raise CheckpointReadError(
         f'{quote(src.name)} is not a well-formed checkpoint '
         f'({type(e).__name__}: {quote(str(e), 160)})') from None
   del obj
@@ -85,11 +87,11 @@ def convert_file(
       f'layers, conv_clamp {config.conv_clamp}')
   if resolution is not None:
     if resolution > config.resolution:
-      raise formats.ConversionError(
+      raise ConversionError(
           f'requested resolution {resolution} is above the '
           f"checkpoint's {config.resolution}")
     if resolution < 4 or resolution & (resolution - 1):
-      raise formats.ConversionError(
+      raise ConversionError(
           f'resolution must be a power of two >= 4, got {resolution}')
   variables = conv.variables
   if conv.w_avg_source is None:

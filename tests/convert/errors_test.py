@@ -28,7 +28,7 @@ def _run(*args, cwd=None):
 def _assert_clean_failure(proc, out_dir, pattern):
   assert proc.returncode != 0, proc.stdout + proc.stderr
   lines = [line for line in proc.stderr.splitlines() if line.strip()]
-  assert lines and lines[-1].startswith('convert_weights: error: '), proc.stderr
+  assert lines and lines[-1].startswith('convert: error: '), proc.stderr
   assert 'Traceback' not in proc.stderr, proc.stderr
   assert pattern in lines[-1], lines[-1]
   assert not out_dir.exists()

@@ -93,6 +93,18 @@ def dumps(obj, protocol=2):
   return f.getvalue()
 
 
+def numpy_dtype(name, state=(3, '<', None, None, None, -1, -1, 0)):
+  """`numpy.dtype(name)` with BUILD `state` (numpy's own dtype state)."""
+  return Call(Global('numpy', 'dtype'), name, False, True, state=state)
+
+
+def numpy_array(dtype, shape, raw):
+  """A numpy array as numpy pickles it: `_reconstruct`, then BUILD."""
+  return Call(Global('numpy.core.multiarray', '_reconstruct'),
+              Global('numpy', 'ndarray'), (0,), b'b',
+              state=(1, shape, dtype, False, raw))
+
+
 def storage_type(name='FloatStorage'):
   return Global('torch', name)
 

@@ -25,10 +25,24 @@ def _assert_close(name, got, want, atol=ATOL):
   return err
 
 
+def _assert_outputs_close(img, feats, img_ref, feats_ref, atol=ATOL):
+  """The image and each feature map (as many as both have) within `atol`."""
+  _assert_close('image', img, img_ref, atol)
+  for i, (a, b) in enumerate(zip(feats, feats_ref)):
+    _assert_close(f'feature {i}', a, b, atol)
+
+
 def _convert(tmp_path, src, **kwargs):
   out = tmp_path / (src.name + '.converted')
   convert.convert_file(src, out, **kwargs)
   return out
+
+
+def _tf_generator(g, tmp_path, name, **kwargs):
+  """`g` written as an NVIDIA TF pickle `name`, converted and loaded."""
+  src = tmp_path / name
+  refs.write_tf_pkl(src, g, **kwargs)
+  return stylegan2.load(_convert(tmp_path, src))
 
 
 def _distinct_wplus(rng, n, num_ws, w_dim):
@@ -44,6 +58,7 @@ def nvidia32(tmp_path_factory):
   return g, stylegan2.load(_convert(tmp, src)), src
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize('psi', [1.0, 0.7])
 def test_nvidia_mapping_and_synthesis_match(nvidia32, psi):
   g, gen, _ = nvidia32
@@ -54,11 +69,10 @@ def test_nvidia_mapping_and_synthesis_match(nvidia32, psi):
   img_ref, feats_ref, _ = refs.nvidia_outputs(g, ws_ref)
   img, feats = gen.synthesis(w)
   assert len(feats) == len(feats_ref) == 7
-  _assert_close('image', img, img_ref)
-  for i, (a, b) in enumerate(zip(feats, feats_ref)):
-    _assert_close(f'feature {i}', a, b)
+  _assert_outputs_close(img, feats, img_ref, feats_ref)
 
 
+@pytest.mark.fast
 def test_nvidia_truncation_cutoff_matches(nvidia32):
   g, gen, _ = nvidia32
   z = np.random.default_rng(1).standard_normal((2, 32)).astype(np.float32)
@@ -68,16 +82,16 @@ def test_nvidia_truncation_cutoff_matches(nvidia32):
   assert not np.allclose(ws_ref[:, 0], ws_ref[:, 5])
 
 
+@pytest.mark.fast
 def test_nvidia_wplus_distinct_rows(nvidia32):
   g, gen, _ = nvidia32
   ws = _distinct_wplus(np.random.default_rng(2), 2, gen.config.num_ws, 32)
   img_ref, feats_ref, _ = refs.nvidia_outputs(g, ws)
   img, feats = gen.synthesis(ws)
-  _assert_close('image', img, img_ref)
-  for i, (a, b) in enumerate(zip(feats, feats_ref)):
-    _assert_close(f'feature {i}', a, b)
+  _assert_outputs_close(img, feats, img_ref, feats_ref)
 
 
+@pytest.mark.fast
 def test_nvidia_conv_clamp_actually_clips(tmp_path):
   g = refs.nvidia_generator(resolution=16, conv_clamp=256, seed=5)
   with torch.no_grad():  # Large biases push activations past +-256.
@@ -107,22 +121,20 @@ def test_nvidia_conv_clamp_actually_clips(tmp_path):
   assert max(float(np.abs(np.asarray(f)).max()) for f in feats_nc) > 300
 
 
+@pytest.mark.fast
 def test_tf_pickle_matches_nvidia(nvidia32, tmp_path):
   g, gen_nv, _ = nvidia32
-  src = tmp_path / 'stylegan2-tf.pkl'
-  refs.write_tf_pkl(src, g)
-  gen = stylegan2.load(_convert(tmp_path, src))
+  gen = _tf_generator(g, tmp_path, 'stylegan2-tf.pkl')
   assert gen.metadata['source_format'] == 'tf'
   assert gen.config == gen_nv.config
   z = np.random.default_rng(4).standard_normal((2, 32)).astype(np.float32)
   ws_ref = refs.nvidia_mapping(g, z, 0.7)
   img_ref, feats_ref, _ = refs.nvidia_outputs(g, ws_ref)
   img, feats = gen.synthesis(gen.mapping(z, psi=0.7))
-  _assert_close('image', img, img_ref)
-  for i, (a, b) in enumerate(zip(feats, feats_ref)):
-    _assert_close(f'feature {i}', a, b)
+  _assert_outputs_close(img, feats, img_ref, feats_ref)
 
 
+@pytest.mark.fast
 def test_tf_fixture_is_what_nvidias_own_loader_reads(nvidia32, tmp_path):
   """The TF-format pickle is written by this project's inverse mapping; NVIDIA's
   own TF loader (legacy.convert_tf_generator) must read it back as the
@@ -137,11 +149,10 @@ def test_tf_fixture_is_what_nvidias_own_loader_reads(nvidia32, tmp_path):
   np.testing.assert_allclose(refs.nvidia_mapping(g_tf, z, 0.7), ws, atol=1e-5)
   img, feats, _ = refs.nvidia_outputs(g, ws)
   img_tf, feats_tf, _ = refs.nvidia_outputs(g_tf, ws)
-  _assert_close('image', img_tf, img, atol=1e-5)
-  for i, (a, b) in enumerate(zip(feats_tf, feats)):
-    _assert_close(f'feature {i}', a, b, atol=1e-5)
+  _assert_outputs_close(img_tf, feats_tf, img, feats, atol=1e-5)
 
 
+@pytest.mark.fast
 def test_the_ema_generator_is_converted(nvidia32, tmp_path):
   """Every fixture stores a different network as the training generator
   (NVIDIA G, rosinality g, TF G); the converter must take G_ema / g_ema /
@@ -153,20 +164,17 @@ def test_the_ema_generator_is_converted(nvidia32, tmp_path):
   assert not np.allclose(w_other, w_ema)
   converted = np.asarray(gen_nv.variables['params']['mapping']['fc0']['weight'])
   np.testing.assert_array_equal(converted, w_ema)
-  tf_src = tmp_path / 'tf.pkl'
-  refs.write_tf_pkl(tf_src, g)
-  gen_tf = stylegan2.load(_convert(tmp_path, tf_src))
+  gen_tf = _tf_generator(g, tmp_path, 'tf.pkl')
   np.testing.assert_allclose(
       gen_tf.variables['params']['mapping']['fc0']['weight'], w_ema,
       atol=1e-7)
 
 
+@pytest.mark.fast
 def test_tf_conv0_flip_and_mod_bias_are_applied(nvidia32, tmp_path):
   """The TF up-conv kernel is the NVIDIA one flipped; mod_bias lacks the +1."""
   g, gen_nv, _ = nvidia32
-  src = tmp_path / 'tf.pkl'
-  refs.write_tf_pkl(src, g)
-  gen = stylegan2.load(_convert(tmp_path, src))
+  gen = _tf_generator(g, tmp_path, 'tf.pkl')
   p_tf, p_nv = gen.variables['params'], gen_nv.variables['params']
   for res in (8, 16, 32):
     np.testing.assert_array_equal(p_tf['synthesis'][f'b{res}']['conv0']['weight'],
@@ -181,11 +189,10 @@ def test_tf_conv0_flip_and_mod_bias_are_applied(nvidia32, tmp_path):
                              bias_nv, atol=1e-6)
 
 
+@pytest.mark.fast
 def test_tf_pickle_without_average_latent_gets_estimate(nvidia32, tmp_path):
   g, _, _ = nvidia32
-  src = tmp_path / 'tf-noavg.pkl'
-  refs.write_tf_pkl(src, g, with_avg=False)
-  gen = stylegan2.load(_convert(tmp_path, src))
+  gen = _tf_generator(g, tmp_path, 'tf-noavg.pkl', with_avg=False)
   assert gen.metadata['w_avg'] == {'source': 'estimated', 'num_samples': 4096,
                                    'seed': 0}
   # Independent estimate with the reference mapping network, other z draws.
@@ -195,6 +202,7 @@ def test_tf_pickle_without_average_latent_gets_estimate(nvidia32, tmp_path):
   assert np.abs(w_avg - w_ref).max() < 0.1 * np.abs(w_ref).max()
 
 
+@pytest.mark.fast
 def test_lower_resolution_matches_reference_block_output(nvidia32, tmp_path):
   g, gen_full, src = nvidia32
   z = np.random.default_rng(5).standard_normal((2, 32)).astype(np.float32)
@@ -224,6 +232,7 @@ def rosinality32(tmp_path_factory):
   return g, latent_avg.numpy(), stylegan2.load(_convert(tmp, src))
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize('psi', [1.0, 0.7])
 def test_rosinality_matches(rosinality32, psi):
   g, latent_avg, gen = rosinality32
@@ -242,16 +251,16 @@ def test_rosinality_matches(rosinality32, psi):
     _assert_close(f'feature {i}', a, b)
 
 
+@pytest.mark.fast
 def test_rosinality_wplus_distinct_rows(rosinality32):
   g, _, gen = rosinality32
   ws = _distinct_wplus(np.random.default_rng(8), 2, gen.config.num_ws, 64)
   img_ref, feats_ref = refs.rosinality_outputs(g, ws)
   img, feats = gen.synthesis(ws)
-  _assert_close('image', img, img_ref)
-  for i, (a, b) in enumerate(zip(feats, feats_ref)):
-    _assert_close(f'feature {i}', a, b)
+  _assert_outputs_close(img, feats, img_ref, feats_ref)
 
 
+@pytest.mark.fast
 def test_rosinality_training_checkpoint_estimates_w_avg(tmp_path):
   g = refs.rosinality_generator(size=16, style_dim=32, n_mlp=2, seed=9)
   src = tmp_path / '010000.pt'
@@ -283,6 +292,4 @@ def test_rosinality_256_config_f(tmp_path):
   img, feats = gen.synthesis(ws)
   assert [f.shape[1:] for f in feats] == [
       (r, r, c) for r, c in gen.config.feature_shapes()]
-  _assert_close('image', img, img_ref)
-  for i, (a, b) in enumerate(zip(feats, feats_ref)):
-    _assert_close(f'feature {i}', a, b)
+  _assert_outputs_close(img, feats, img_ref, feats_ref)

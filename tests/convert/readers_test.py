@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from stylegan_seg_jax.convert import bounds
 from stylegan_seg_jax.convert import readers
 from tests.helpers import ROOT
 from tests.helpers import subprocess_env
@@ -78,6 +79,7 @@ def test_rosinality_pt_read_without_torch(tmp_path, zip_format):
     np.testing.assert_array_equal(got[k], v.numpy(), err_msg=k)
 
 
+@pytest.mark.fast
 def test_strided_and_half_tensors(tmp_path):
   """Non-contiguous views, offsets and other dtypes rebuild like torch."""
   base = torch.arange(60, dtype=torch.float32).reshape(6, 10)
@@ -97,10 +99,11 @@ class _Evil:
     return (os.system, ('echo pwned',))
 
 
+@pytest.mark.fast
 def test_arbitrary_globals_are_refused(tmp_path):
   src = tmp_path / 'evil.pkl'
   with open(src, 'wb') as f:
     pickle.dump({'G_ema': _Evil()}, f)
-  with pytest.raises(readers.CheckpointReadError,
+  with pytest.raises(bounds.CheckpointReadError,
                      match='disallowed global (posix|os).system'):
     readers.read_checkpoint_file(src)
