@@ -42,7 +42,7 @@ def scores(tmp_path_factory):
   for tool, extra in (('train', ['--config.stage=swav,oneshot']),
                       ('evaluate', [])):
     proc = subprocess.run(
-        [sys.executable, '-m', f'stylegan_seg_jax.{tool}', *flags, *extra],
+        [sys.executable, '-m', 'stylegan_seg_jax', tool, *flags, *extra],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
   report = json.loads((workdir / 'eval' / 'metrics.json').read_text())

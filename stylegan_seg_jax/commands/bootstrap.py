@@ -32,7 +32,6 @@ from typing import Any, NoReturn, TypeVar
 from absl import app
 from absl import flags
 from absl import logging
-import ml_collections
 
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime.errors import UsageError
@@ -209,9 +208,9 @@ def _usage_exit(name: str, usage: str | None, message: str) -> NoReturn:
 
 def _config_dict(value: Any) -> dict[str, Any] | None:
   """A config flag's fields as nested dicts (loading the file); else None."""
-  if not isinstance(value, ml_collections.ConfigDict):
-    return None
-  return value.to_dict()
+  to_dict = getattr(value, 'to_dict', None)  # loads a lazy config file
+  fields = to_dict() if callable(to_dict) else None
+  return fields if isinstance(fields, dict) else None
 
 
 def _url_values(args: Sequence[str]) -> Iterator[tuple[str, str]]:

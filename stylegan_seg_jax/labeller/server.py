@@ -1,12 +1,13 @@
 """The browser labeller's web app: a small JSON/PNG API over a `Session`.
 
     app = server.make_app(session.Session(config, workdir))
-    server.serve(app, host='127.0.0.1', port=8765)
+    server.serve(app, server.bind('127.0.0.1', 8765))
 
-Starlette (ASGI) served by uvicorn. The page and its script are package
-data (`labeller/static/`, plain HTML/JS/canvas); painting happens in the
-browser, which sends the finished mask (R*R class-id bytes) after each
-stroke. The API:
+Starlette (ASGI) served by uvicorn. The page and its scripts are package
+data (`labeller/static/`, plain HTML/CSS and JavaScript modules on a
+canvas, no build step: `labeller.js` imports the others); painting happens
+in the browser, which sends the finished mask (R*R class-id bytes) after
+each stroke. The API:
 
   GET    /api/session                    the session as JSON
   GET    /api/examples/{i}/image.png     example i's generated sample
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import os
 import pathlib
 import socket
 import sys
@@ -54,9 +56,12 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 import uvicorn
 
 from stylegan_seg_jax.labeller import session as session_lib
+from stylegan_seg_jax.labeller.refusals import Conflict
+from stylegan_seg_jax.labeller.refusals import RequestError
 from stylegan_seg_jax.runtime import messages
 
 __all__ = ['make_app', 'serve', 'bind', 'static_dir', 'CHANGE_HEADER',
@@ -73,6 +78,9 @@ _SECURITY_HEADERS = {
     'Referrer-Policy': 'no-referrer',
     'Cache-Control': 'no-store',
 }
+# The page's scripts are ES modules: the browser runs them only when served
+# with a JavaScript MIME type.
+_SCRIPT_TYPE = 'text/javascript; charset=utf-8'
 
 
 def static_dir() -> pathlib.Path:
@@ -81,13 +89,36 @@ def static_dir() -> pathlib.Path:
       'stylegan_seg_jax.labeller') / 'static'))
 
 
+class _PageFiles(StaticFiles):
+  """The page's files (`static_dir`), its scripts as `text/javascript`.
+
+  Whatever the system's MIME table says of `.js` (Python 3.11's own table
+  says `application/javascript`, some systems' tables `text/plain`, which
+  the browser refuses for a module script).
+  """
+
+  def file_response(self, full_path: str | os.PathLike[str],
+                    stat_result: os.stat_result, scope: Scope,
+                    status_code: int = 200) -> Response:
+    """The file's response; a script's with the JavaScript MIME type."""
+    response = super().file_response(full_path, stat_result, scope,
+                                     status_code)
+    if isinstance(response, FileResponse) and (
+        os.fspath(full_path).endswith('.js')):
+      response.headers['content-type'] = _SCRIPT_TYPE
+    return response
+
+
 def _error(status: int, message: str) -> JSONResponse:
   return JSONResponse({'error': messages.one_line(message)}, status)
 
 
 class _Guard:
-  """ASGI middleware: refuses changing requests without CHANGE_HEADER and
-  adds the security headers to every response."""
+  """ASGI middleware: the change header and the security headers.
+
+  It refuses changing requests without CHANGE_HEADER and adds the security
+  headers to every response.
+  """
 
   def __init__(self, app: Any):
     self.app = app
@@ -117,8 +148,10 @@ class _Guard:
 
 
 async def _body(request: Request, limit: int) -> bytes:
-  """The request body, refused (413) past `limit` bytes without reading
-  more than limit + one chunk."""
+  """The request body, refused (413) past `limit` bytes.
+
+  No more than limit + one chunk is read.
+  """
   declared = request.headers.get('content-length')
   if declared is not None:
     if not declared.isdigit():
@@ -140,17 +173,17 @@ async def _json(request: Request, allowed: dict[str, bool]) -> dict[str, Any]:
   try:
     value = json.loads(raw or b'{}')
   except (ValueError, UnicodeDecodeError):
-    raise session_lib.RequestError('malformed JSON body') from None
+    raise RequestError('malformed JSON body') from None
   if not isinstance(value, dict):
-    raise session_lib.RequestError('the body must be a JSON object')
+    raise RequestError('the body must be a JSON object')
   unknown = sorted(set(value) - set(allowed))
   if unknown:
-    raise session_lib.RequestError(
+    raise RequestError(
         f'unknown field(s) {messages.quote(unknown)}; expected '
         f'{sorted(allowed)}')
   missing = [k for k, req in allowed.items() if req and k not in value]
   if missing:
-    raise session_lib.RequestError(f'missing field(s) {missing}')
+    raise RequestError(f'missing field(s) {missing}')
   return value
 
 
@@ -215,7 +248,7 @@ def make_app(session: session_lib.Session, *,
     value = await _json(request, {'index': True})
     index = value['index']
     if isinstance(index, bool) or not isinstance(index, int):
-      raise session_lib.RequestError(
+      raise RequestError(
           f'index must be an integer, got {messages.quote(index)}')
     await call(s.set_current, index)
     return JSONResponse(await call(s.describe))
@@ -276,15 +309,15 @@ def make_app(session: session_lib.Session, *,
       Route('/api/regenerate', regenerate, methods=['POST']),
       Route('/api/grid/{index:int}/{kind:str}.png', grid),
       Route('/api/save', save, methods=['POST']),
-      Mount('/static', StaticFiles(directory=static_dir()), name='static'),
+      Mount('/static', _PageFiles(directory=static_dir()), name='static'),
   ]
   return Starlette(
       routes=routes,
       middleware=[Middleware(TrustedHostMiddleware,
                              allowed_hosts=list(allowed_hosts)),
                   Middleware(_Guard)],
-      exception_handlers={session_lib.RequestError: bad_request,
-                          session_lib.Conflict: conflict,
+      exception_handlers={RequestError: bad_request,
+                          Conflict: conflict,
                           HTTPException: http_error,
                           Exception: server_error})
 
@@ -308,8 +341,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(app: Starlette, sock: socket.socket) -> None:
-  """Serves `app` on a bound socket until interrupted (Ctrl-C or SIGTERM:
-  a graceful stop, then a normal return)."""
+  """Serves `app` on a bound socket until interrupted.
+
+  Ctrl-C or SIGTERM stop it gracefully, then it returns normally.
+  """
   config = uvicorn.Config(app, log_level='warning', access_log=False,
                           lifespan='off', timeout_graceful_shutdown=2)
   try:

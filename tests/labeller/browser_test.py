@@ -67,7 +67,7 @@ def served(swav_workdir):
     if REQUIRED:
       pytest.fail(f'{CHROMIUM} is missing (apt-get install chromium)')
     pytest.skip(f'{CHROMIUM} is missing (apt-get install chromium)')
-  cmd = [sys.executable, '-m', 'stylegan_seg_jax.label', 'serve',
+  cmd = [sys.executable, '-m', 'stylegan_seg_jax', 'label', 'serve',
          f'--config={ROOT}/configs/tiny.py', f'--workdir={swav_workdir}',
          '--config.oneshot.methods=ours',
          f'--config.oneshot.num_steps={STEPS}', '--port=0']

@@ -42,6 +42,7 @@ def _wait(c, timeout=120):
   raise AssertionError('job still running')
 
 
+@pytest.mark.fast
 def test_every_endpoint(client):
   c = client
   d = c.get('/api/session').json()
@@ -51,8 +52,18 @@ def test_every_endpoint(client):
   page = c.get('/')
   assert page.status_code == 200 and 'labeller.js' in page.text
   assert "default-src 'self'" in page.headers['content-security-policy']
+  assert '<script type="module" src="/static/labeller.js">' in page.text
   for name in ('labeller.js', 'labeller.css', 'index.html'):
     assert c.get(f'/static/{name}').status_code == 200
+  # Every script is an ES module: the browser runs it only when served
+  # with a JavaScript MIME type.
+  scripts = sorted(p.name for p in server.static_dir().glob('*.js'))
+  assert len(scripts) > 1 and 'labeller.js' in scripts
+  for name in scripts:
+    r = c.get(f'/static/{name}')
+    assert r.status_code == 200, name
+    assert r.headers['content-type'].startswith('text/javascript'), (
+        name, r.headers['content-type'])
   img = c.get('/api/examples/0/image.png')
   assert img.headers['content-type'] == 'image/png'
   assert img.content[:4] == b'\x89PNG'
@@ -93,6 +104,7 @@ def test_every_endpoint(client):
   assert (c.session.workdir / 'labels' / 'example_1.npz').is_file()
 
 
+@pytest.mark.fast
 def test_bad_requests_get_4xx_and_change_nothing(client):
   c = client
   res = c.get('/api/session').json()['resolution']
@@ -157,6 +169,7 @@ def test_bad_requests_get_4xx_and_change_nothing(client):
   assert not (c.session.workdir / 'labels').exists()
 
 
+@pytest.mark.fast
 def test_only_its_own_files_are_served(client):
   c = client
   for url in ('/static/../session.py', '/static/%2e%2e/session.py',
@@ -169,6 +182,7 @@ def test_only_its_own_files_are_served(client):
     assert b'import' not in r.content and b'root:' not in r.content, url
 
 
+@pytest.mark.fast
 def test_the_training_conflict_and_the_job_error_reach_the_page(client):
   c = client
   gate = threading.Event()
@@ -183,7 +197,7 @@ def test_the_training_conflict_and_the_job_error_reach_the_page(client):
 
   def boom():
     raise FloatingPointError('non-finite loss\n\x1b[31mfake line')
-  c.session._train = lambda examples: boom()  # pylint: disable=protected-access
+  c.session._worker._train = lambda examples: boom()  # pylint: disable=protected-access
   c.post('/api/train', json={}, headers=H)
   job = _wait(c)
   assert job['state'] == 'error'
@@ -193,7 +207,7 @@ def test_the_training_conflict_and_the_job_error_reach_the_page(client):
 
 @pytest.mark.slow
 def test_serve_refuses_a_workdir_without_swav_in_one_line(tmp_path):
-  cmd = [sys.executable, '-m', 'stylegan_seg_jax.label', 'serve',
+  cmd = [sys.executable, '-m', 'stylegan_seg_jax', 'label', 'serve',
          f'--config={ROOT}/configs/tiny.py', f'--workdir={tmp_path}',
          '--port=0']
   r = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
@@ -202,7 +216,7 @@ def test_serve_refuses_a_workdir_without_swav_in_one_line(tmp_path):
   lines = r.stderr.strip().splitlines()
   assert len(lines) == 1 and lines[0].startswith('label: error:')
   assert 'trained SwAV stage' in lines[0]
-  r = subprocess.run(cmd[:6] + ['--port=70000'], capture_output=True,
+  r = subprocess.run(cmd[:-1] + ['--port=70000'], capture_output=True,
                      text=True, timeout=60, env=subprocess_env(), cwd=ROOT)
   assert r.returncode == 2 and '--port' in r.stderr
   json.dumps(r.stderr)  # printable

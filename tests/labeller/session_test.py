@@ -110,6 +110,7 @@ def test_two_examples_train_and_save_what_the_stage_trains(session, tmp_path):
   assert 0 <= results[0].metrics['miou_per_image'] <= 1
 
 
+@pytest.mark.fast
 def test_save_needs_a_head_trained_on_the_current_examples(session):
   with pytest.raises(session_lib.Conflict, match='Train first'):
     session.save()
@@ -123,6 +124,7 @@ def test_save_needs_a_head_trained_on_the_current_examples(session):
   assert not (session.workdir / 'oneshot').exists()
 
 
+@pytest.mark.fast
 def test_refusals_change_nothing(session):
   res = session.resolution
   session.set_mask(0, painted(res, 5).tobytes())
@@ -152,6 +154,7 @@ def test_refusals_change_nothing(session):
       painted(res, 5))
 
 
+@pytest.mark.fast
 def test_a_new_session_resumes_the_autosaved_draft(session):
   res = session.resolution
   session.set_seed(0, 5)
@@ -172,6 +175,7 @@ def test_a_new_session_resumes_the_autosaved_draft(session):
     again.close()
 
 
+@pytest.mark.fast
 def test_the_grid_and_its_uncertainty_follow_training(session):
   d = session.describe()
   assert d['grid']['version'] >= 1 and not d['grid']['predicted']
@@ -195,6 +199,7 @@ def test_the_grid_and_its_uncertainty_follow_training(session):
   assert g2['version'] == g['version'] + 1
 
 
+@pytest.mark.slow
 def test_save_keeps_a_head_trained_from_another_example(swav_workdir):
   # The tiny run's own 'ours', trained on the toy one-shot seed.
   config = labeller_config(stage=('oneshot',))
