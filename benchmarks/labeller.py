@@ -16,8 +16,8 @@ domain's exact part mask of `--seed` (one brush stroke of size 1 per run of
 a class in a row), checks the page's label map equals it, clicks Train
 twice (the first includes compilation) and Save, then runs the evaluation
 binary on the saved head. Toy seed 0 is the quickstart's one-shot example
-(`data.oneshot='toy_seed:0'`), so the head trained in the browser is the one
-the training binary fits, and evaluate gives the same scores. Prints a
+(`data.oneshot='toy:faces:seed:0'`), so the head trained in the browser is
+the one the training binary fits, and evaluate gives the same scores. Prints a
 markdown table (docs/labeller.md).
 """
 
@@ -100,12 +100,13 @@ def main(argv: list[str]) -> None:
   del argv
   from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
 
-  from stylegan_seg_jax import toy  # pylint: disable=g-import-not-at-top
+  from stylegan_seg_jax import domains  # pylint: disable=g-import-not-at-top
+  faces = domains.get('faces')
   source = pathlib.Path(_WORKDIR.value)
   if not (source / 'swav' / 'checkpoints').is_dir():
     raise errors.UserError(f'{source} has no trained SwAV stage (run the '
                         'quickstart first)')
-  truth = toy.ground_truth(toy.latents([_SEED.value]))[0].astype(np.uint8)
+  truth = faces.ground_truth(faces.latents([_SEED.value]))[0].astype(np.uint8)
   scratch = pathlib.Path(tempfile.mkdtemp(prefix='labeller-bench-'))
   shutil.copytree(source / 'swav', scratch / 'swav')
   proc, url = _start_server(scratch)

@@ -19,8 +19,9 @@ def base_config() -> ml_collections.ConfigDict:
   # 'oneshot' (on the command line also --config.stage=swav,oneshot). The
   # oneshot stage runs 'simclr' first when it trains 'hfc_simclr'.
   c.stage = ('swav',)
-  # A converted generator directory (convert_weights.py), or 'toy'.
-  c.generator_dir = 'toy'
+  # A converted generator directory (convert_weights.py), or a toy domain's
+  # shipped generator, 'toy:NAME' (`stylegan-seg toy list`).
+  c.generator_dir = 'toy:faces'
   # Run the generator's blocks up to this resolution (None = all).
   c.resolution = ml_collections.config_dict.placeholder(int)
   c.seed = 0
@@ -127,13 +128,14 @@ def base_config() -> ml_collections.ConfigDict:
 
   c.data = ml_collections.ConfigDict()
   # Labelled test set: a TFDS directory (labelled_set / label import_reference),
-  # 'toy' (the shipped generator's test set, built under the workdir) or ''
+  # 'toy:NAME' (a toy domain's test set, built under the workdir) or ''
   # (none; training and dataset generation need none).
-  c.data.test_set = 'toy'
+  c.data.test_set = 'toy:faces'
   # The one labelled example: 'index:N' or 'seed:N' (taken from the test set
-  # and excluded from it), 'toy_seed:N' (toy ground truth of a one-shot
-  # seed), or a path to an example written by `label import`.
-  c.data.oneshot = 'toy_seed:0'
+  # and excluded from it), 'toy:NAME:seed:N' (a toy domain's ground truth of
+  # one of its one-shot seeds), or a path to an example written by
+  # `label import`.
+  c.data.oneshot = 'toy:faces:seed:0'
   c.data.num_test = -1               # -1 = all (the reference evaluates 10)
   # Names of the class ids (labelling; one-shot examples carry their own).
   c.data.class_names = FFHQ_CLASSES
@@ -161,9 +163,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.generate.psi = ml_collections.config_dict.placeholder(float)
   c.generate.drop_uncertain = 0.0    # drop this most-uncertain share per shard
 
-  # The toy domain's generator (stage 'toy_generator',
-  # configs/toy_generator.py).
+  # A toy domain's generator (stage 'toy_generator',
+  # configs/toy_generator.py): the domain whose renderer it learns.
   c.toy_generator = ml_collections.ConfigDict()
+  c.toy_generator.domain = 'faces'
   # Block resolution -> channels; cheap blocks get the width.
   c.toy_generator.channels = {'4': 128, '8': 128, '16': 128, '32': 64,
                               '64': 32}

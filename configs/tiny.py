@@ -15,7 +15,7 @@ from configs import common
 
 def get_config():
   c = common.base_config()
-  c.generator_dir = 'toy'
+  c.generator_dir = 'toy:faces'
   c.batch_size = 8
   c.num_steps = 6
   c.checkpoint_every = 2

@@ -49,7 +49,7 @@ for name in "${order[@]}"; do
   fi
   read -r -a flags <<< "$(echo ${variants[$name]})"
   run="$root/$name"
-  "$sg" train --config=$cfg --workdir="$run/swav_run" \
+  "$sg" train --config="$cfg" --workdir="$run/swav_run" \
       --config.stage=swav ${flags[@]+"${flags[@]}"}
   fit_seeds "$run" swav --config.oneshot.methods=ours ${flags[@]+"${flags[@]}"}
   dirs+=(--workdir="$run")

@@ -3,6 +3,7 @@
 # examples, with mean and spread.
 #   bash launch/toy_report.sh [ROOT [SEEDS [config overrides...]]]
 #   bash launch/toy_report.sh workdirs/toy_report "0 1 2"
+#   bash launch/toy_report.sh workdirs/cars_report "0 1 2" --config=configs/toy_cars.py
 #   bash launch/toy_report.sh workdirs/toy_report_bilinear "0 1 2" \
 #       --config.baselines.interpolation=bilinear
 # Trains SwAV and the SimCLR baseline's projection once (ROOT/swav_run), then
@@ -13,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source launch/toy_seeds.sh workdirs/toy_report "$@"
-"$sg" train --config=$cfg --workdir="$root/swav_run" \
+"$sg" train --config="$cfg" --workdir="$root/swav_run" \
     --config.stage=swav,simclr ${rest[@]+"${rest[@]}"}
 fit_seeds "$root" "swav simclr" ${rest[@]+"${rest[@]}"}
 "$sg" report "${runs[@]}" --out="$root"

@@ -8,13 +8,15 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+from stylegan_seg_jax import domains
 from stylegan_seg_jax import stylegan2
-from stylegan_seg_jax import toy
+from stylegan_seg_jax.domains import generator_training
 from stylegan_seg_jax.method import segmenters
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import simclr as simclr_stage
 from stylegan_seg_jax.stages import swav as swav_stage
-from stylegan_seg_jax.toy import generator_training
+
+FACES = domains.get('faces')
 
 pytestmark = pytest.mark.fast
 
@@ -83,8 +85,8 @@ def _architecture(name, config):
     return ARCHITECTURES[name]
   if name == 'toy_generator':
     return generator_training.generator_config(config)
-  assert config.generator_dir == 'toy', name
-  return toy.load_generator().config
+  assert config.generator_dir == 'toy:faces', name
+  return FACES.load_generator().config
 
 
 def test_every_config_is_listed():

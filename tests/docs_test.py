@@ -92,8 +92,8 @@ def _python_block(path: pathlib.Path, needle: str) -> str:
 
 @pytest.mark.fast
 @pytest.mark.parametrize('doc,needle', [
-    ('README.md', 'toy.load_generator()'),
-    ('docs/toy_domain.md', 'toy.load_generator()'),
+    ('README.md', 'faces.load_generator()'),
+    ('docs/domains.md', 'faces.load_generator()'),
 ])
 def test_documented_python_example_runs(doc, needle, capsys):
   code = _python_block(ROOT / doc, needle)

@@ -51,8 +51,9 @@ def _clean_env() -> dict[str, str]:
 def _check_installed(python: pathlib.Path, elsewhere: pathlib.Path,
                      expect_under: pathlib.Path) -> None:
   where = subprocess.run(
-      [str(python), '-c', 'import stylegan_seg_jax, stylegan_seg_jax.toy as t;'
-       ' print(stylegan_seg_jax.__file__); print(t.GENERATOR_DIR)'],
+      [str(python), '-c', 'import stylegan_seg_jax; from stylegan_seg_jax '
+       'import domains; print(stylegan_seg_jax.__file__); '
+       "print(domains.get('faces').generator_dir)"],
       cwd=elsewhere, capture_output=True, text=True, env=_clean_env())
   assert where.returncode == 0, where.stderr
   package_file, generator_dir = where.stdout.split()

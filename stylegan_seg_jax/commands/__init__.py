@@ -37,7 +37,7 @@ COMMANDS = {
              'import_reference',
     'report': 'mean and std of evaluations over several runs',
     'convert': 'convert a StyleGAN2 checkpoint into a generator directory',
-    'toy': 'the built-in toy domain: grid, testset, report',
+    'toy': 'the toy domains: list, grid, testset, report',
 }
 
 

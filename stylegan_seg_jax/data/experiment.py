@@ -2,8 +2,8 @@
 
 `config.data.test_set` names a labelled-samples TFDS directory
 (`labelled_set`; `label import_reference` writes one from the reference
-code's `latents.pt` / `labels.pt`) or 'toy', the shipped generator's test set
-(seeds `toy.TEST_SEEDS`, `build_toy_test_set`), built once under
+code's `latents.pt` / `labels.pt`) or a toy domain, 'toy:NAME' (its test
+seeds with their exact masks, `build_domain_test_set`), built once under
 `WORKDIR/data/`.
 
 `config.data.oneshot` names the one labelled example:
@@ -11,8 +11,8 @@ code's `latents.pt` / `labels.pt`) or 'toy', the shipped generator's test set
 * 'index:N' / 'seed:N': sample N (by position / by seed) of the test set,
   which is then removed from the test split (the reference's
   `one_shot_ind`);
-* 'toy_seed:N': the toy ground truth of seed N from `toy.ONESHOT_SEEDS`
-  (disjoint from the test seeds);
+* 'toy:NAME:seed:N': the exact ground truth of seed N of a toy domain's
+  one-shot seeds (disjoint from its test seeds);
 * a path to an example written by `label import` (the `.npz` file, or the
   directory holding it as `example.npz`).
 
@@ -26,20 +26,22 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 import tempfile
+from typing import Any
 
 import ml_collections
 import numpy as np
 
+from stylegan_seg_jax import domains
 from stylegan_seg_jax import stylegan2
-from stylegan_seg_jax import toy
 from stylegan_seg_jax.data import labelled_set
+from stylegan_seg_jax.domains import fidelity
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.runtime import pictures
 
 __all__ = ['TestSet', 'load_test_set', 'load_oneshot',
-           'load_oneshot_examples', 'example_files', 'toy_test_set_dir',
-           'build_toy_test_set', 'EXAMPLE_FILE']
+           'load_oneshot_examples', 'example_files', 'domain_test_set_dir',
+           'build_domain_test_set', 'EXAMPLE_FILE']
 
 # The file name of a one-shot example inside a directory (`label import`).
 EXAMPLE_FILE = 'example.npz'
@@ -72,71 +74,91 @@ class TestSet:
     return len(self.masks)
 
 
-def build_toy_test_set(data_dir: str | pathlib.Path,
-                       gen: stylegan2.Generator | None = None) -> pathlib.Path:
-  """Writes the labelled toy test set (`toy.TEST_SEEDS`) as a TFDS dataset.
+def build_domain_test_set(domain: domains.Domain,
+                          data_dir: str | pathlib.Path,
+                          gen: stylegan2.Generator | None = None
+                          ) -> pathlib.Path:
+  """Writes a toy domain's labelled test set as a TFDS dataset.
 
-  Deterministic: z from the seeds, masks from the renderer, images and w
-  from the generator (psi = 1, const noise).
+  Deterministic: z from the domain's test seeds
+  (`domains.Domain.test_seed_list`), masks from its renderer and label set,
+  images and w from the generator (psi = 1, const noise).
 
   Args:
+    domain: the toy domain.
     data_dir: TFDS data directory.
-    gen: the toy generator (default: the shipped one).
+    gen: the domain's generator (default: the shipped one).
 
   Returns:
     The directory to pass to `tfds.builder_from_directory`.
   """
-  gen = gen or toy.load_generator()
-  seeds = list(toy.TEST_SEEDS)
-  z = toy.latents(seeds)
+  gen = gen or domain.load_generator()
+  seeds = domain.test_seed_list()
+  z = domain.latents(seeds)
   w = np.asarray(gen.mapping(z, psi=1.0))
-  images = pictures.to_uint8(toy.generated_images(gen, z), (0.0, 1.0))
-  masks = toy.ground_truth(z).astype(np.uint8)
+  images = pictures.to_uint8(fidelity.generated_images(gen, z), (0.0, 1.0))
+  masks = domain.ground_truth(z).astype(np.uint8)
   rows = [dict(seed=s, z=z[i], w=w[i], mask=masks[i], image=images[i])
           for i, s in enumerate(seeds)]
   return labelled_set.write(
-      data_dir, toy.TEST_SET_NAME, {'test': rows}, resolution=toy.RESOLUTION,
-      z_dim=toy.Z_DIM, w_shape=(gen.config.w_dim,),
-      class_names=toy.CLASS_NAMES,
-      metadata={'generator': 'stylegan_seg_jax toy faces (shipped)',
+      data_dir, domain.test_set_name, {'test': rows},
+      resolution=domain.resolution, z_dim=domain.z_dim,
+      w_shape=(gen.config.w_dim,), class_names=domain.class_names,
+      metadata={'generator': f'stylegan_seg_jax {domain.spec} (shipped): '
+                             f'{domain.description}',
                 'truncation_psi': 1.0, 'noise_mode': 'const',
-                'seeds': f'{seeds[0]}..{seeds[-1]}',
+                'seeds': (f'{seeds[0]}..{seeds[-1]}' if not domain.requires
+                          else ','.join(map(str, seeds))),
                 'latents': 'z = numpy.random.default_rng(seed)'
-                           f'.standard_normal({toy.Z_DIM})'})
+                           f'.standard_normal({domain.z_dim})'})
 
 
-def toy_test_set_dir(workdir: str | pathlib.Path) -> pathlib.Path:
-  """The toy test set under the workdir, built (deterministically) if absent.
+def domain_test_set_dir(domain: domains.Domain,
+                        workdir: str | pathlib.Path) -> pathlib.Path:
+  """A domain's test set under the workdir, built if absent.
 
   With several processes, process 0 builds it and the others wait for it.
   """
   data_dir = files.as_path(workdir) / 'data'
-  built = (data_dir / 'labelled_samples' / toy.TEST_SET_NAME /
+  built = (data_dir / 'labelled_samples' / domain.test_set_name /
            labelled_set.VERSION)
   if not (built / 'dataset_info.json').is_file():
     # Every process loads the generator: orbax's restore is collective.
-    gen = toy.load_generator()
+    gen = domain.load_generator()
 
     def build() -> None:
       if files.is_url(built):
         # Written locally, uploaded with the file that marks it built last.
         with tempfile.TemporaryDirectory(prefix='stylegan_seg_jax-') as local:
-          files.copy_tree(build_toy_test_set(local, gen), built,
+          files.copy_tree(build_domain_test_set(domain, local, gen), built,
                           last=('dataset_info.json',))
       else:
-        build_toy_test_set(data_dir, gen)
+        build_domain_test_set(domain, data_dir, gen)
 
-    parallel.on_process_0(build, f'building the toy test set in {data_dir}')
+    parallel.on_process_0(
+        build, f'building the {domain.spec} test set in {data_dir}')
   return built
 
 
-def _parse_oneshot(spec: str) -> tuple[str, int | str]:
+def _test_set_dir(src: str, workdir: str | pathlib.Path) -> pathlib.Path:
+  """The directory `data.test_set` names (a domain's is built if absent)."""
+  if domains.is_spec(src):
+    return domain_test_set_dir(domains.domain_of(src), workdir)
+  return files.as_path(src)
+
+
+def _parse_oneshot(spec: str) -> tuple[str, Any]:
   """Splits a one-shot spec into (kind, value).
 
-  The value is an int for 'index', 'seed' and 'toy_seed', and the spec
-  itself (a str) for 'file'.
+  The value is an int for 'index' and 'seed', (domain, seed) for 'domain'
+  ('toy:NAME:seed:N') and the spec itself (a str) for 'file'.
+
+  Raises:
+    ValueError: a malformed spec (`domains.DomainError` for a domain's).
   """
-  for kind in ('index', 'seed', 'toy_seed'):
+  if domains.is_spec(spec):
+    return 'domain', domains.oneshot_seed_of(spec)
+  for kind in ('index', 'seed'):
     if spec.startswith(kind + ':'):
       try:
         return kind, int(spec[len(kind) + 1:])
@@ -157,10 +179,9 @@ def load_test_set(config: ml_collections.ConfigDict,
   src = config.data.test_set
   if not src:
     raise ValueError('data.test_set is not set: evaluation needs a labelled '
-                     "test set ('toy', or a TFDS directory from label "
+                     "test set ('toy:NAME', or a TFDS directory from label "
                      'import_reference)')
-  directory = (toy_test_set_dir(workdir) if src == 'toy'
-                 else files.as_path(src))
+  directory = _test_set_dir(src, workdir)
   if not (directory / 'dataset_info.json').is_file():
     raise ValueError(f'data.test_set {src}: no TFDS dataset there (expected '
                      'a directory with dataset_info.json)')
@@ -196,30 +217,28 @@ def load_oneshot(config: ml_collections.ConfigDict,
   """The configured one-shot example.
 
   Raises:
-    ValueError: a bad spec, a toy seed outside the one-shot range, a missing
-      file, or a mask that does not match the generator's resolution.
+    ValueError: a bad spec, a domain seed outside its one-shot range, a
+      missing file, or a mask that does not match the generator's
+      resolution.
   """
   spec = config.data.oneshot
   kind, value = _parse_oneshot(spec)
   res = gen.config.resolution
-  if kind == 'toy_seed':
-    assert isinstance(value, int)  # _parse_oneshot: an integer kind
-    if value not in toy.ONESHOT_SEEDS:
-      raise ValueError(f'data.oneshot {spec!r}: toy one-shot seeds are '
-                       f'{toy.ONESHOT_SEEDS.start}..'
-                       f'{toy.ONESHOT_SEEDS.stop - 1}')
-    if gen.config.z_dim != toy.Z_DIM or res != toy.RESOLUTION:
-      raise ValueError(f'data.oneshot {spec!r} needs the toy generator')
-    z = toy.latents([value])
+  if kind == 'domain':
+    domain, seed = value
+    if gen.config.z_dim != domain.z_dim or res != domain.resolution:
+      raise ValueError(f'data.oneshot {spec!r} needs the generator of '
+                       f'{domain.spec} (z_dim {domain.z_dim}, '
+                       f'{domain.resolution} px)')
+    z = domain.latents([seed])
     return labelled_set.OneShotExample(
         w=np.asarray(gen.mapping(z, psi=1.0))[0], psi=1.0,
-        mask=toy.ground_truth(z)[0].astype(np.uint8),
-        class_names=tuple(toy.CLASS_NAMES), seed=value, image=None)
+        mask=domain.ground_truth(z)[0].astype(np.uint8),
+        class_names=tuple(domain.class_names), seed=seed, image=None)
   if kind in ('index', 'seed'):
     assert isinstance(value, int)  # _parse_oneshot: an integer kind
     src = config.data.test_set
-    directory = (toy_test_set_dir(workdir) if src == 'toy'
-                 else files.as_path(src))
+    directory = _test_set_dir(src, workdir)
     source, names, meta = labelled_set.read(directory, 'test')
     if kind == 'index':
       if not 0 <= value < len(source):

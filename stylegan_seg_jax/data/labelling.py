@@ -35,6 +35,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from stylegan_seg_jax import domains
 from stylegan_seg_jax import stylegan2
 from stylegan_seg_jax.data import labelled_set
 from stylegan_seg_jax.runtime import files
@@ -110,7 +111,7 @@ def export(gen: stylegan2.Generator, seed: int, out: str | os.PathLike[str],
       `overwrite`.
     psi: truncation applied to the image (w is stored untruncated).
     class_names: names of the class ids, 'a,b,c' or a sequence.
-    generator_name: how the config names the generator ('toy' or a
+    generator_name: how the config names the generator ('toy:NAME' or a
       directory), recorded in the export.
     overwrite: replace an existing export.
     log: receives one line per file written.
@@ -125,9 +126,9 @@ def export(gen: stylegan2.Generator, seed: int, out: str | os.PathLike[str],
   if not np.isfinite(psi):
     raise ValueError(f'--psi must be finite, got {psi}')
   names = parse_class_names(class_names)
-  if generator_name == 'toy' and psi != 1.0:
-    _warn(f'psi={psi}: the toy generator matches its exact ground truth only '
-          'at psi=1')
+  if domains.is_spec(generator_name) and psi != 1.0:
+    _warn(f'psi={psi}: a toy domain\'s generator matches its exact ground '
+          'truth only at psi=1')
   out = pathlib.Path(out)
   if out.exists() and not out.is_dir():
     raise FileExistsError(f'{out} exists and is not a directory')

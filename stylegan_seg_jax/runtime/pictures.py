@@ -12,12 +12,16 @@ from PIL import ImageDraw
 __all__ = ['palette', 'colorize', 'overlay', 'to_uint8', 'save_grid',
            'legend', 'save_curves']
 
-# Distinct colours for class ids 0.. (background black); repeats after 16.
+# Distinct colours for class ids 0.. (background black); repeats after 32.
 _PALETTE = np.array([
     [0, 0, 0], [255, 204, 153], [140, 70, 20], [0, 230, 255], [255, 0, 200],
     [0, 200, 0], [255, 30, 30], [255, 240, 0], [90, 90, 255], [255, 140, 0],
     [0, 140, 140], [170, 255, 170], [150, 0, 90], [128, 128, 128],
-    [255, 255, 255], [100, 60, 160]], np.uint8)
+    [255, 255, 255], [100, 60, 160], [0, 90, 0], [255, 150, 200],
+    [0, 0, 160], [200, 200, 90], [90, 200, 255], [160, 40, 40],
+    [60, 60, 60], [210, 120, 255], [255, 255, 170], [0, 255, 140],
+    [120, 90, 40], [255, 90, 120], [40, 120, 200], [190, 255, 60],
+    [110, 0, 200], [230, 180, 60]], np.uint8)
 
 
 def palette(num_classes: int) -> np.ndarray:

@@ -3,8 +3,9 @@
 An experiment config (`configs/*.py`, one schema: `configs/common.py`)
 selects the stages to run (`config.stage`, a tuple of `STAGES`) and the
 frozen generator (`config.generator_dir`: a converted-generator directory,
-or 'toy' for the shipped toy generator). A config that cannot run raises
-`ConfigError` before any work, which the binaries report in one line.
+or 'toy:NAME' for a toy domain's shipped generator, `domains`). A config
+that cannot run raises `ConfigError` before any work, which the binaries
+report in one line.
 
 Each stage directory (each one-shot method's too) records the settings it
 was trained with (`settings.json`: the config fields that shape what it
@@ -26,15 +27,15 @@ from typing import Any
 from absl import logging
 import ml_collections
 
+from stylegan_seg_jax import domains
 from stylegan_seg_jax import stylegan2
-from stylegan_seg_jax import toy
 from stylegan_seg_jax.method import segmenters
 from stylegan_seg_jax.runtime import errors
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stylegan2 import storage as generator_storage
 
-__all__ = ['ConfigError', 'STAGES', 'TOY_GENERATOR', 'stages_of', 'methods_of',
+__all__ = ['ConfigError', 'STAGES', 'stages_of', 'methods_of',
            'load_generator', 'load_generator_dir', 'record_config',
            'stage_settings', 'check_stage_dir', 'prepare_stage_dir',
            'check_inputs', 'sample_psi', 'CONFIG_FILE',
@@ -42,8 +43,6 @@ __all__ = ['ConfigError', 'STAGES', 'TOY_GENERATOR', 'stages_of', 'methods_of',
 
 # Stages in the order they run when several are given.
 STAGES = ('toy_generator', 'swav', 'simclr', 'oneshot')
-# `generator_dir` value naming the shipped toy generator.
-TOY_GENERATOR = 'toy'
 # The config a run was started with, in the workdir.
 CONFIG_FILE = 'config.json'
 # The settings a stage was trained with, in its directory.
@@ -149,15 +148,17 @@ def stages_of(config: ml_collections.ConfigDict, *,
 
 def load_generator_dir(name: str | os.PathLike[str],
                        resolution: int | None = None) -> stylegan2.Generator:
-  """The generator named `name` ('toy' or a converted-generator directory).
+  """The generator named `name` ('toy:NAME' or a converted-generator dir).
 
   Raises:
     ConfigError: no such generator, or a resolution it cannot run at.
   """
   try:
-    if os.fspath(name) == TOY_GENERATOR:
-      return toy.load_generator(resolution)
+    if domains.is_spec(os.fspath(name)):
+      return domains.domain_of(os.fspath(name)).load_generator(resolution)
     return stylegan2.load(name, resolution)
+  except domains.DomainError as e:
+    raise ConfigError(f'generator_dir: {e}') from None
   except FileNotFoundError:
     raise ConfigError(f'generator checkpoint {os.fspath(name)!r} not found '
                       '(expected a directory written by stylegan-seg convert)'
@@ -178,7 +179,7 @@ def _exists(path: str) -> bool:
 def check_inputs(config: ml_collections.ConfigDict) -> list[str]:
   """Checks that the inputs a config names exist, without reading them.
 
-  The generator directory (unless 'toy'), `data.oneshot` when it is a path
+  The generator directory (unless a domain), `data.oneshot` when a path
   (a file, or a directory with `example.npz`) and `data.test_set` when it
   is a directory; local paths or gs:// URLs.
 
@@ -189,14 +190,15 @@ def check_inputs(config: ml_collections.ConfigDict) -> list[str]:
     ConfigError: the first missing input, named with its config field.
   """
   wanted = []
-  if str(config.generator_dir) != TOY_GENERATOR:
+  if not domains.is_spec(config.generator_dir):
     wanted.append(('generator_dir', os.fspath(config.generator_dir),
                    generator_storage.CONFIG_FILE))
   oneshot = str(config.data.oneshot)
-  if not oneshot.startswith(('index:', 'seed:', 'toy_seed:')):
+  if not (oneshot.startswith(('index:', 'seed:'))
+          or domains.is_spec(oneshot)):
     wanted.append(('data.oneshot', oneshot, None))
   test_set = str(config.data.test_set or '')
-  if test_set not in ('', 'toy'):
+  if test_set and not domains.is_spec(test_set):
     wanted.append(('data.test_set', test_set, 'dataset_info.json'))
   checked = []
   for field, path, inside in wanted:
@@ -283,6 +285,18 @@ def stage_settings(config: ml_collections.ConfigDict, stage: str,
 # Fields added after settings were first recorded, with the behaviour runs
 # recorded before them had: such a run matches a config that keeps it.
 _ADDED_FIELDS = {'swav.layer_norm_init': False}
+# Fields that may name a toy domain.
+_DOMAIN_FIELDS = frozenset({'generator_dir', 'data.test_set', 'data.oneshot'})
+
+
+def _canonical(settings: dict[str, Any]) -> dict[str, Any]:
+  """Settings with the 0.3 domain spellings ('toy', 'toy_seed:N') rewritten.
+
+  So a run recorded with them matches a config that names the same domain
+  as 'toy:NAME'.
+  """
+  return {k: domains.canonical(v) if k in _DOMAIN_FIELDS else v
+          for k, v in settings.items()}
 
 
 def check_stage_dir(config: ml_collections.ConfigDict, stage: str,
@@ -313,11 +327,13 @@ def check_stage_dir(config: ml_collections.ConfigDict, stage: str,
                     'version): its settings cannot be checked; resuming it',
                     directory, SETTINGS_FILE)
     return
-  settings = stage_settings(config, stage, method)
-  old = json.loads(record.read_text())
+  settings = _canonical(stage_settings(config, stage, method))
+  old = _canonical(json.loads(record.read_text()))
   for k, value in _ADDED_FIELDS.items():  # recorded before the field existed
     if k in settings and k not in old:
       old[k] = value
+  if 'toy_generator.domain' in settings and 'toy_generator.domain' not in old:
+    old['toy_generator.domain'] = domains.default().name  # before plugins
   diff = sorted(k for k in set(old) | set(settings)
                 if old.get(k) != settings.get(k))
   if diff:

@@ -33,7 +33,7 @@ def _stage_dirs(config: ml_collections.ConfigDict, workdir: str,
   """(directory, one-shot method or None) of each part of a stage."""
   root = files.as_path(workdir)
   if stage == 'toy_generator':
-    from stylegan_seg_jax.toy import generator_training  # pylint: disable=g-import-not-at-top
+    from stylegan_seg_jax.domains import generator_training  # pylint: disable=g-import-not-at-top
     return [(root / generator_training.STAGE_DIR, None)]
   if stage == 'oneshot':
     return [(oneshot.method_dir(root, m), m)
@@ -88,7 +88,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   for stage in stages:
     again = stage in restarting
     if stage == 'toy_generator':
-      from stylegan_seg_jax.toy import generator_training  # pylint: disable=g-import-not-at-top
+      from stylegan_seg_jax.domains import generator_training  # pylint: disable=g-import-not-at-top
       (stage_dir, _), = _stage_dirs(config, workdir, stage)
       config_lib.prepare_stage_dir(config, stage, stage_dir, restart=again)
       result = generator_training.train(config, workdir)

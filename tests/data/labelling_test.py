@@ -9,16 +9,18 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from stylegan_seg_jax import domains
 from stylegan_seg_jax import stylegan2
-from stylegan_seg_jax import toy
 from stylegan_seg_jax.data import labelled_set
 from stylegan_seg_jax.data import labelling
 from stylegan_seg_jax.runtime import pictures
 from tests.helpers import ROOT
 from tests.helpers import subprocess_env
 
+FACES = domains.get('faces')
+
 SEED = 3
-NUM_CLASSES = len(toy.CLASS_NAMES)
+NUM_CLASSES = len(FACES.class_names)
 
 
 def _cli(*args):
@@ -41,17 +43,18 @@ def _no_leftovers(directory):
 
 @pytest.fixture(scope='module')
 def gen():
-  return toy.load_generator()
+  return FACES.load_generator()
 
 
 @pytest.fixture(scope='module')
 def truth():
-  return toy.ground_truth(toy.latents([SEED]))[0].astype(np.uint8)
+  return FACES.ground_truth(FACES.latents([SEED]))[0].astype(np.uint8)
 
 
 def _export(gen, out, seed=SEED, **kwargs):
   return labelling.export(gen, seed, out, psi=1.0,
-                          class_names=toy.CLASS_NAMES, generator_name='toy',
+                          class_names=FACES.class_names,
+                          generator_name='toy:faces',
                           **kwargs)
 
 
@@ -76,8 +79,8 @@ def test_z_from_seeds_is_the_toy_convention():
   assert z.shape == (2, 7) and z.dtype == np.float32
   np.testing.assert_array_equal(
       z[0], np.random.default_rng(5).standard_normal(7).astype(np.float32))
-  np.testing.assert_array_equal(toy.latents([5, 0]),
-                                stylegan2.z_from_seeds([5, 0], toy.Z_DIM))
+  np.testing.assert_array_equal(FACES.latents([5, 0]),
+                                stylegan2.z_from_seeds([5, 0], FACES.z_dim))
   with pytest.raises(ValueError, match='non-negative'):
     stylegan2.z_from_seeds([-1], 3)
 
@@ -86,19 +89,19 @@ def test_z_from_seeds_is_the_toy_convention():
 def test_export_writes_untruncated_w_image_and_palette(exported, gen):
   assert sorted(p.name for p in exported.iterdir()) == sorted(
       labelling.EXPORT_FILES)
-  z = toy.latents([SEED])
+  z = FACES.latents([SEED])
   with np.load(exported / 'latent.npz') as data:
     np.testing.assert_array_equal(data['w'], np.asarray(gen.mapping(z))[0])
     np.testing.assert_array_equal(data['z'], z[0])
     assert int(data['seed']) == SEED and float(data['psi']) == 1.0
-    assert tuple(data['class_names']) == toy.CLASS_NAMES
+    assert tuple(data['class_names']) == FACES.class_names
     image = data['image']
   np.testing.assert_array_equal(np.asarray(Image.open(exported / 'image.png')),
                                 image)
   want = pictures.to_uint8(np.asarray(gen(z)[0])[0])
   assert np.abs(image.astype(int) - want).max() <= 1
   doc = json.loads((exported / 'palette.json').read_text())
-  assert list(doc) == list(toy.CLASS_NAMES)
+  assert list(doc) == list(FACES.class_names)
   np.testing.assert_array_equal(list(doc.values()),
                                 pictures.palette(NUM_CLASSES))
   assert Image.open(exported / 'palette.png').mode == 'RGB'
@@ -125,9 +128,9 @@ def test_import_index_png(tmp_path, exported, gen, truth, capsys, mode):
   np.testing.assert_array_equal(ex.mask, truth)
   assert ex.mask.dtype == np.uint8
   np.testing.assert_array_equal(
-      ex.w, np.asarray(gen.mapping(toy.latents([SEED]), psi=1.0))[0])
+      ex.w, np.asarray(gen.mapping(FACES.latents([SEED]), psi=1.0))[0])
   assert ex.seed == SEED and ex.psi == 1.0
-  assert ex.class_names == toy.CLASS_NAMES
+  assert ex.class_names == FACES.class_names
   np.testing.assert_array_equal(
       ex.image, np.asarray(Image.open(exported / 'image.png')))
   # Plain numpy reads the file too.
@@ -269,7 +272,7 @@ def test_cli_usage_errors_exit_2(args, pattern):
 def test_example_file_checks(tmp_path, truth):
   ex = labelled_set.OneShotExample(
       w=np.ones((4, 8)), psi=0.7, mask=truth.astype(np.int64),
-      class_names=toy.CLASS_NAMES, seed=-1)
+      class_names=FACES.class_names, seed=-1)
   assert ex.w.dtype == np.float32 and ex.mask.dtype == np.uint8
   path = labelled_set.save_example(tmp_path / 'ex.npz', ex)
   back = labelled_set.load_example(path)
@@ -280,7 +283,7 @@ def test_example_file_checks(tmp_path, truth):
   assert _no_leftovers(tmp_path)
   with pytest.raises(ValueError, match='out of range for 8 classes'):
     labelled_set.OneShotExample(w=ex.w, psi=1.0, mask=truth + 8,
-                                class_names=toy.CLASS_NAMES)
+                                class_names=FACES.class_names)
   with np.load(path) as data:
     arrays = dict(data)
   del arrays['psi']
@@ -292,7 +295,7 @@ def test_example_file_checks(tmp_path, truth):
   np.savez(tmp_path / 'bad_ids.npz', **arrays)
   with pytest.raises(ValueError, match='bad_ids.npz: mask class id 7 out of'):
     labelled_set.load_example(tmp_path / 'bad_ids.npz')
-  arrays['class_names'] = np.array(toy.CLASS_NAMES)
+  arrays['class_names'] = np.array(FACES.class_names)
   arrays['image'] = np.zeros((32, 32, 3), np.uint8)
   np.savez(tmp_path / 'bad_image.npz', **arrays)
   with pytest.raises(ValueError, match='image must be uint8'):

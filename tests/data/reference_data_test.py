@@ -7,17 +7,19 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from stylegan_seg_jax import toy
+from stylegan_seg_jax import domains
 from stylegan_seg_jax.data import labelled_set
 from stylegan_seg_jax.data import reference_data
 from stylegan_seg_jax.runtime import pictures
+
+FACES = domains.get('faces')
 
 pytestmark = pytest.mark.fast
 
 
 @pytest.fixture(scope='module')
 def gen():
-  return toy.load_generator()
+  return FACES.load_generator()
 
 
 def _no_leftovers(directory):
@@ -29,9 +31,9 @@ REF_SEEDS = [11, 12, 13, 14]
 
 @pytest.fixture(scope='module')
 def reference(gen):
-  z = toy.latents(REF_SEEDS)
+  z = FACES.latents(REF_SEEDS)
   w = np.array(gen.mapping(z, psi=1.0))  # a writable copy, for torch
-  masks = toy.ground_truth(z).astype(np.uint8)
+  masks = FACES.ground_truth(z).astype(np.uint8)
   return z, w, masks
 
 
@@ -66,8 +68,8 @@ def test_import_reference(tmp_path, gen, reference, capsys, variant, psi):
   data_dir = tmp_path / 'data'
   psi = 0.7 if psi is None else psi
   run = lambda: reference_data.import_reference(
-      latents, labels, gen, ','.join(toy.CLASS_NAMES), data_dir, 'ref',
-      psi=psi, generator_name=str(toy.GENERATOR_DIR))
+      latents, labels, gen, ','.join(FACES.class_names), data_dir, 'ref',
+      psi=psi, generator_name=str(FACES.generator_dir))
   run()
   captured = capsys.readouterr()
   out = pathlib.Path(captured.out.strip().splitlines()[-1])
@@ -87,7 +89,7 @@ def test_import_reference(tmp_path, gen, reference, capsys, variant, psi):
     assert np.abs(ex['image'].astype(int) - want[i]).max() <= 1
   meta = builder.info.metadata
   assert meta['truncation_psi'] == psi
-  assert list(meta['class_names']) == list(toy.CLASS_NAMES)
+  assert list(meta['class_names']) == list(FACES.class_names)
   assert meta['labels_scaled_by_255'] == (variant == 'float_over_255_legacy')
   for key, path in (('latents', latents), ('labels', labels)):
     assert meta['sources'][key]['file'] == path.name
@@ -109,7 +111,7 @@ def test_import_reference_errors_write_nothing(tmp_path, gen, reference,
   _, w, masks = reference
   latents, labels = tmp_path / 'latents.pt', tmp_path / 'labels.pt'
   torch.save((torch.from_numpy(w), None), latents)
-  names = toy.CLASS_NAMES
+  names = FACES.class_names
   if problem == 'count':
     masks = masks[:3]
   elif problem == 'size':
@@ -120,7 +122,8 @@ def test_import_reference_errors_write_nothing(tmp_path, gen, reference,
   data_dir = tmp_path / 'data'
   with pytest.raises(ValueError, match=pattern):
     reference_data.import_reference(latents, labels, gen, ','.join(names),
-                               data_dir, 'ref', psi=0.7, generator_name='toy')
+                               data_dir, 'ref', psi=0.7,
+                               generator_name='toy:faces')
   assert not data_dir.exists()
 
 
@@ -138,7 +141,7 @@ def test_import_reference_pads_and_resizes_car_style_labels(tmp_path, gen,
   torch.save(torch.from_numpy(small), labels)
   out = reference_data.import_reference(
       latents, labels, gen, 'background,a,b', tmp_path / 'data', 'car',
-      psi=1.0, generator_name='toy', label_size=128)
+      psi=1.0, generator_name='toy:faces', label_size=128)
   masks = np.stack([r['mask'] for r in
                     tfds.builder_from_directory(str(out)).as_data_source(
                         'test')])

@@ -18,10 +18,10 @@ def _run(tmp_path, name, oneshot, methods):
 
 
 def test_mean_and_sample_std_over_runs(tmp_path):
-  a = _run(tmp_path, 'a', 'toy_seed:0', {
+  a = _run(tmp_path, 'a', 'toy:faces:seed:0', {
       'ours': {'miou_per_image': 0.5, 'normalized_wiou': 0.8},
       'datasetgan': {'miou_per_image': 0.1}})
-  b = _run(tmp_path, 'b', 'toy_seed:1', {
+  b = _run(tmp_path, 'b', 'toy:faces:seed:1', {
       'ours': {'miou_per_image': 0.7, 'normalized_wiou': 0.8}})
   runs = summary.load_runs([a, b])
   result = summary.summarize(runs)
@@ -33,7 +33,7 @@ def test_mean_and_sample_std_over_runs(tmp_path):
   assert result['ours']['normalized_wiou'][:2] == (pytest.approx(0.8), 0.0)
   text = summary.format_summary(result, runs)
   assert '| ours | n/a | n/a |' not in text
-  assert '0.600 ± 0.141' in text and 'toy_seed:0, toy_seed:1' in text
+  assert '0.600 ± 0.141' in text and 'toy:faces:seed:0, toy:faces:seed:1' in text
 
 
 def test_a_run_without_evaluation_is_named(tmp_path):
@@ -53,7 +53,7 @@ def variant(tmp_path, name, mious, losses, head_change, steps_per_s):
   log.joinpath('metrics.jsonl').write_text(
       ''.join(json.dumps(r) + '\n' for r in records))
   for seed, miou in enumerate(mious):
-    _run(root, f'seed_{seed}', f'toy_seed:{seed}', {
+    _run(root, f'seed_{seed}', f'toy:faces:seed:{seed}', {
         'ours': {'miou_per_image': miou, 'normalized_wiou': miou + 0.1}})
   return root
 
@@ -76,7 +76,7 @@ def test_ablation_rows_against_the_first_variant(tmp_path):
   assert rows['trained'][6] == '2.50e-01'
   assert rows['trained'][7:10] == ['40', '0.25', '38 |']
   assert rows['random_init'][9] == '- |'  # one step: no drop
-  assert 'toy_seed:0, toy_seed:1' in text
+  assert 'toy:faces:seed:0, toy:faces:seed:1' in text
 
 
 def test_ablation_names_what_is_missing(tmp_path):
@@ -84,7 +84,7 @@ def test_ablation_names_what_is_missing(tmp_path):
     summary.load_ablation([tmp_path])
   root = variant(tmp_path, 'v', [0.5], [1.0], 0.0, 1.0)
   (root / 'seed_0' / 'eval' / 'metrics.json').write_text(json.dumps(
-      {'oneshot': 'toy_seed:0', 'num_test': 4, 'methods': {}}))
+      {'oneshot': 'toy:faces:seed:0', 'num_test': 4, 'methods': {}}))
   with pytest.raises(ValueError, match="'ours' was not evaluated"):
     summary.format_ablation(summary.load_ablation([root]))
 
@@ -97,7 +97,7 @@ def test_ablation_compares_like_with_like(tmp_path):
   # Seeds in numeric order: seed_10 after seed_2.
   c = variant(tmp_path, 'c', [0.1] * 11, [1.0], 0.0, 1.0)
   runs = summary.load_ablation([c])[0].runs
-  assert [r['oneshot'] for r in runs][-2:] == ['toy_seed:9', 'toy_seed:10']
+  assert [r['oneshot'] for r in runs][-2:] == ['toy:faces:seed:9', 'toy:faces:seed:10']
   empty = variant(tmp_path, 'e', [0.5], [1.0], 0.0, 1.0)
   (empty / 'swav_run' / 'swav' / 'metrics.jsonl').write_text('')
   with pytest.raises(ValueError, match='metrics.jsonl is empty'):

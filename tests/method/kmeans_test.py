@@ -5,11 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from stylegan_seg_jax import toy
+from stylegan_seg_jax import domains
 from stylegan_seg_jax.method import kmeans
 from stylegan_seg_jax.method import segmenters
 from stylegan_seg_jax.method import views
 from tests.helpers import tiny_config
+
+FACES = domains.get('faces')
 
 pytestmark = pytest.mark.fast
 
@@ -45,9 +47,9 @@ def test_lloyd_matches_naive_and_fit_finds_clusters():
 
 def _hfc_features(block):
   """The points HFC-KMeans clusters for one block of the toy generator."""
-  gen = toy.load_generator()
+  gen = FACES.load_generator()
   config = tiny_config(**{'baselines.hfc_samples': 4})
-  w = gen.mapping(toy.latents([0]))[0]
+  w = gen.mapping(FACES.latents([0]))[0]
   blocks = segmenters.hfc_blocks(gen.config, 4)
   ws = views.perturb_wplus(
       jax.random.key(block), jnp.broadcast_to(w, (4,) + w.shape),

@@ -13,8 +13,8 @@ import jax
 import numpy as np
 import pytest
 
+from stylegan_seg_jax import domains
 from stylegan_seg_jax import stylegan2
-from stylegan_seg_jax import toy
 from stylegan_seg_jax.eval import summary
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import metric_writer
@@ -28,6 +28,8 @@ from tests.helpers import tiny_config
 from tests.launch import gcs_emulator
 from tests.runtime import files_test
 from tests.toy import generator_training_test
+
+FACES = domains.get('faces')
 
 BUCKET = 'unit-bucket'
 
@@ -237,7 +239,7 @@ def test_tensorboard_events_are_uploaded_whole(store, url, tmp_path,
 
 @pytest.mark.fast
 def test_a_generator_directory_in_a_bucket(url):
-  gen = toy.load_generator()
+  gen = FACES.load_generator()
   stylegan2.storage.save(f'{url}/toy_gen', gen.config, gen.variables,
                          {'source': 'test'})
   back = stylegan2.load(f'{url}/toy_gen')

@@ -16,14 +16,14 @@ def test_stage_settings_cover_what_shapes_the_weights():
   swav = config_lib.stage_settings(config, 'swav')
   assert swav['swav.temperature'] == config.swav.temperature
   assert swav['views.num_blocks'] == config.views.num_blocks
-  assert swav['generator_dir'] == 'toy'
+  assert swav['generator_dir'] == 'toy:faces'
   # How long a stage runs, how often it logs or saves, how it splits work
   # in memory: free to change between runs (a longer run continues).
   for free in ('num_steps', 'log_every', 'checkpoint_every', 'parallel',
                'swav.chunk_size', 'oneshot.methods'):
     assert free not in swav
   oneshot = config_lib.stage_settings(config, 'oneshot', 'ours')
-  assert oneshot['data.oneshot'] == 'toy_seed:0'
+  assert oneshot['data.oneshot'] == 'toy:faces:seed:0'
   assert 'oneshot.num_steps' not in oneshot and 'oneshot.head' in oneshot
   assert 'data.test_set' not in oneshot  # evaluation only
   json.dumps(oneshot)
@@ -98,7 +98,7 @@ def test_an_example_read_from_the_test_set_records_the_test_set():
   assert config_lib.stage_settings(config, 'oneshot', 'datasetgan')[
       'data.test_set'] == 'data/a/1.0.0'
   assert 'data.test_set' not in config_lib.stage_settings(
-      tiny_config(), 'oneshot', 'datasetgan')  # toy_seed:N
+      tiny_config(), 'oneshot', 'datasetgan')  # toy:faces:seed:N
 
 
 def test_a_restart_keeps_the_stages_brought_in_as_dependencies(tmp_path):
@@ -130,6 +130,20 @@ def test_runs_recorded_before_a_field_existed_keep_their_behaviour(tmp_path):
                      match='swav.layer_norm_init: False -> True'):
     config_lib.check_stage_dir(
         tiny_config(**{'swav.layer_norm_init': True}), 'swav', stage)
+
+
+def test_runs_recorded_with_the_old_domain_spellings_resume(tmp_path):
+  stage = tmp_path / 'ours'
+  _trained(stage, tiny_config(), 'oneshot', 'ours')
+  record = json.loads((stage / 'settings.json').read_text())
+  assert record['generator_dir'] == 'toy:faces'
+  record.update({'generator_dir': 'toy', 'data.oneshot': 'toy_seed:0'})
+  (stage / 'settings.json').write_text(json.dumps(record))  # as 0.3 wrote
+  config_lib.check_stage_dir(tiny_config(), 'oneshot', stage, 'ours')
+  with pytest.raises(config_lib.ConfigError, match='data.oneshot'):
+    config_lib.check_stage_dir(
+        tiny_config(**{'data.oneshot': 'toy:faces:seed:1'}), 'oneshot',
+        stage, 'ours')
 
 
 def test_check_inputs_names_the_first_missing_input(tmp_path):

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from stylegan_seg_jax import domains
 from stylegan_seg_jax import stylegan2
-from stylegan_seg_jax import toy
 from stylegan_seg_jax.data import generated_set
 from stylegan_seg_jax.eval import segmentation
 from stylegan_seg_jax.runtime import pictures
@@ -25,6 +25,8 @@ from stylegan_seg_jax.stages import oneshot as oneshot_stage
 from tests.helpers import ROOT
 from tests.helpers import subprocess_env
 from tests.helpers import tiny_config
+
+FACES = domains.get('faces')
 
 # Every test here reads the shared tiny run (about a minute to train).
 pytestmark = pytest.mark.slow
@@ -62,19 +64,19 @@ def test_reads_back_with_plain_tfds_and_matches_a_naive_pass(
   assert result.samples_generated == N and result.shards_written == 3
   builder = tfds.builder_from_directory(os.fspath(out))
   assert builder.info.splits['train'].shard_lengths == [5, 5, 2]
-  assert builder.info.metadata['class_names'] == list(toy.CLASS_NAMES)
+  assert builder.info.metadata['class_names'] == list(FACES.class_names)
   assert builder.info.metadata['truncation_psi'] == 1.0
   rows = _rows(out)
   seeds = [int(r['seed']) for r in rows]
   assert seeds == list(range(100, 100 + N))
   # Independent reference: one unsharded generator call, then the head on
   # its features (no mesh, no batching, no padding).
-  gen = toy.load_generator()
+  gen = FACES.load_generator()
   z = stylegan2.z_from_seeds(seeds, gen.config.z_dim)
   w = np.asarray(gen.mapping(jnp.asarray(z)))
   images, feats = gen.synthesis(w)
   prepared, state = oneshot_stage.restore('ours', _config(), tiny_workdir,
-                                          gen, len(toy.CLASS_NAMES))
+                                          gen, len(FACES.class_names))
   x = prepared.segmenter.make_input(prepared.frozen, feats)
   labels, unc = prepared.segmenter.predict(
       {'params': state.params, 'batch_stats': state.batch_stats}, x)
@@ -84,7 +86,7 @@ def test_reads_back_with_plain_tfds_and_matches_a_naive_pass(
   ref_images = pictures.to_uint8(np.asarray(images))
   assert np.abs(got('image').astype(int) - ref_images).max() <= 1
   mismatch = np.mean(got('mask') != segmentation.unknown_as_background(
-      np.asarray(labels), len(toy.CLASS_NAMES)))
+      np.asarray(labels), len(FACES.class_names)))
   assert mismatch < 1e-3
   np.testing.assert_allclose(got('uncertainty'), np.asarray(unc), rtol=1e-4,
                              atol=1e-5)
@@ -208,6 +210,6 @@ def test_documented_downstream_example_trains_on_a_generated_dataset(dataset):
       'NUM_STEPS, BATCH = 2000, 32', 'NUM_STEPS, BATCH = 25, 4')
   scope = {}
   exec(compile(code, 'docs/formats.md', 'exec'), scope)  # pylint: disable=exec-used
-  assert scope['num_classes'] == len(toy.CLASS_NAMES)
+  assert scope['num_classes'] == len(FACES.class_names)
   # 25 Adam steps on a few samples: the loss falls from about log(8).
-  assert float(scope['loss']) < 0.8 * np.log(len(toy.CLASS_NAMES))
+  assert float(scope['loss']) < 0.8 * np.log(len(FACES.class_names))

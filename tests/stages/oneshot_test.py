@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from stylegan_seg_jax import toy
+from stylegan_seg_jax import domains
 from stylegan_seg_jax.data import experiment
 from stylegan_seg_jax.eval import metrics
 from stylegan_seg_jax.stages import config as config_lib
@@ -14,6 +14,8 @@ from stylegan_seg_jax.stages import evaluation
 from stylegan_seg_jax.stages import oneshot as oneshot_stage
 from stylegan_seg_jax.stages import runner
 from tests.helpers import tiny_config as _config
+
+FACES = domains.get('faces')
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def test_heads_learn_the_example_and_eval_files_are_written(workdir):
       assert during['metrics'][key] == pytest.approx(r.metrics[key], abs=1e-9)
     preds = np.load(f'{workdir}/eval/{r.name}_predictions.npz')
     assert preds['labels'].shape == (16, 64, 64)
-    assert list(preds['seeds']) == list(toy.TEST_SEEDS)[:16]
+    assert list(preds['seeds']) == list(FACES.test_seed_list())[:16]
     assert (np.asarray(preds['labels']) < 8).all()
     assert (open(f'{workdir}/eval/{r.name}_overlay.png', 'rb').read(4)
             == b'\x89PNG')
@@ -82,7 +84,7 @@ def test_resumed_oneshot_training_matches_uninterrupted(tmp_path):
   logged = [json.loads(line)['step'] for line in
             open(f'{a}/oneshot/datasetgan/metrics.jsonl')]
   assert logged == [1, 2, 3, 4, 5, 6], logged
-  gen = toy.load_generator()
+  gen = FACES.load_generator()
   cfg = _config(**base)
   _, sa = oneshot_stage.restore('datasetgan', cfg, a, gen, 8)
   _, sb = oneshot_stage.restore('datasetgan', cfg, b, gen, 8)
@@ -95,7 +97,7 @@ def test_resumed_oneshot_training_matches_uninterrupted(tmp_path):
 @pytest.mark.parametrize('overrides,message', [
     ({'oneshot.methods': ('ours', 'sam')}, 'unknown'),
     ({'oneshot.methods': ('ours',)}, 'trained SwAV stage'),
-    ({'data.oneshot': 'toy_seed:1000000'}, 'one-shot seeds'),
+    ({'data.oneshot': 'toy:faces:seed:1000000'}, 'one-shot seeds'),
     ({'data.oneshot': 'index:x'}, 'must be an integer'),
     ({'data.oneshot': '/nonexistent/example.npz'}, 'no such example'),
 ])
@@ -118,17 +120,17 @@ def test_several_examples_input_equals_each_one_alone(tmp_path):
   """The few-shot input: one generator pass over stacked examples equals a
   pass over each example on its own (W and W+ latents, two truncations)."""
   from stylegan_seg_jax.data import labelled_set  # pylint: disable=g-import-not-at-top
-  gen = toy.load_generator()
-  z = toy.latents([3, 4])
+  gen = FACES.load_generator()
+  z = FACES.latents([3, 4])
   w = np.asarray(gen.mapping(z, psi=1.0))
   w_plus = np.repeat(w[1:2], gen.config.num_ws, 0)
   w_plus[2:] += 0.3  # a real W+: the later rows differ
-  masks = toy.ground_truth(z)
+  masks = FACES.ground_truth(z)
   examples = [
       labelled_set.OneShotExample(w=w[0], psi=1.0, mask=masks[0],
-                                  class_names=toy.CLASS_NAMES),
+                                  class_names=FACES.class_names),
       labelled_set.OneShotExample(w=w_plus, psi=0.7, mask=masks[1],
-                                  class_names=toy.CLASS_NAMES)]
+                                  class_names=FACES.class_names)]
   prepared = oneshot_stage.prepare('repurposegan', _config(), str(tmp_path),
                                    gen, 8)
   x, labels = oneshot_stage.examples_input(prepared, gen, examples)

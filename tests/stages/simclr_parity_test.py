@@ -14,13 +14,15 @@ import jax
 import numpy as np
 import pytest
 
-from stylegan_seg_jax import toy
+from stylegan_seg_jax import domains
 from stylegan_seg_jax.stages import simclr as simclr_stage
 from stylegan_seg_jax.stages import view_pairs
 from tests.helpers import single_device_step
 from tests.helpers import tiny_config
 from tests.references import simclr_reference as ref
 from tests.references import swav_reference
+
+FACES = domains.get('faces')
 
 pytestmark = pytest.mark.fast
 
@@ -41,7 +43,7 @@ def runs(request):
       'batch_size': 1, 'simclr.batch_size': 6, 'simclr.temperature': 0.5,
       'simclr.reference_similarity': as_coded,
       'simclr.reference_pairs': as_coded})
-  gen = toy.load_generator()
+  gen = FACES.load_generator()
   model = simclr_stage.SimCLRModel(config, gen.config)
   state, step, put = single_device_step(simclr_stage, model, gen, config)
   rng = np.asarray(jax.random.key_data(jax.random.key(7)))
@@ -126,7 +128,7 @@ def test_segmentation_input_matches_the_reference_projection(runs, own_stats):
   """The maps the one-shot head reads: the projection of every pixel, with
   the running statistics (ours) or the image's own (the reference)."""
   _, _, _, (model, torch_run, gen, state) = runs
-  w = gen.mapping(toy.latents([3]), psi=1.0)
+  w = gen.mapping(FACES.latents([3]), psi=1.0)
   _, feats = gen.synthesis(w)
   variables = {'params': state.params, 'batch_stats': state.batch_stats}
   model.own_stats = own_stats

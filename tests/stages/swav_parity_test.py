@@ -15,13 +15,15 @@ import jax
 import numpy as np
 import pytest
 
-from stylegan_seg_jax import toy
+from stylegan_seg_jax import domains
 from stylegan_seg_jax.method import swav
 from stylegan_seg_jax.stages import swav as swav_stage
 from stylegan_seg_jax.stages import view_pairs
 from tests.helpers import single_device_step
 from tests.helpers import tiny_config
 from tests.references import swav_reference as ref
+
+FACES = domains.get('faces')
 
 pytestmark = pytest.mark.fast
 
@@ -36,7 +38,7 @@ def _rel(got, want):
 @pytest.fixture(scope='module')
 def runs():
   config = tiny_config(**{'batch_size': 1})
-  gen = toy.load_generator()
+  gen = FACES.load_generator()
   model = swav_stage.SwAVModel(config, gen.config)
   state, step, put = single_device_step(swav_stage, model, gen, config)
   rng = np.asarray(jax.random.key_data(jax.random.key(7)))

@@ -1,4 +1,4 @@
-"""Procedural cartoon faces with exact part masks: the toy domain's renderer.
+"""Procedural cartoon faces with exact part masks: the `faces` renderer.
 
 A scene is a vector of named parameters in [0, 1] (`PARAMS`). The documented
 map from the generator's latent z ~ N(0, I) to a scene is
@@ -17,8 +17,7 @@ painter's order:
 Every layer's colour is a smooth, deterministic function of the scene
 (gradients, lighting, sinusoidal hair strands): nothing is random, so a
 generator can reproduce the image from z. Edges are anti-aliased over one
-pixel (alpha = clip(0.5 - sdf_px, 0, 1)); the mask is exact: each pixel takes
-the class of the topmost layer whose SDF is negative at the pixel centre.
+pixel and the mask is exact (`drawing.composite`).
 
 Classes (the paper's FFHQ benchmark): 0 background, 1 skin, 2 hair, 3 eye,
 4 eyebrow, 5 nose, 6 mouth, 7 ear.
@@ -33,6 +32,8 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from stylegan_seg_jax.domains import drawing
 
 __all__ = ['CLASS_NAMES', 'PARAMS', 'NUM_PARAMS', 'RESOLUTION',
            'scene_from_latent', 'render']
@@ -90,39 +91,11 @@ _BG = np.array([[0.55, 0.70, 0.90], [0.60, 0.85, 0.65], [0.95, 0.85, 0.55],
 
 def scene_from_latent(z: jax.Array) -> jax.Array:
   """The map f: z [N, NUM_PARAMS] -> scene [N, NUM_PARAMS] in [0, 1]."""
-  if z.shape[-1] != NUM_PARAMS:
-    raise ValueError(f'toy latents have {NUM_PARAMS} dims, got {z.shape[-1]}')
-  return jax.scipy.special.ndtr(z.astype(jnp.float32))
+  return drawing.uniform_scene(z, NUM_PARAMS)
 
 
 def _value(scene: jax.Array, name: str) -> jax.Array:
-  lo, hi = PARAMS[name]
-  return (lo + (hi - lo) * scene[:, _INDEX[name]])[:, None, None]
-
-
-def _palette(table: np.ndarray, t: jax.Array) -> jax.Array:
-  """Piecewise-linear colour ramp through `table` rows; t [N] in [0, 1]."""
-  pos = jnp.clip(t, 0.0, 1.0) * (len(table) - 1)
-  lo = jnp.clip(jnp.floor(pos), 0, len(table) - 2).astype(jnp.int32)
-  frac = (pos - lo)[:, None]
-  tab = jnp.asarray(table)
-  return tab[lo] * (1 - frac) + tab[lo + 1] * frac  # [N, 3]
-
-
-def _ellipse(u, v, cu, cv, ru, rv):
-  """Approximate SDF of an axis-aligned ellipse, in face units."""
-  q = jnp.sqrt(jnp.square((u - cu) / ru) + jnp.square((v - cv) / rv) + 1e-12)
-  return (q - 1.0) * jnp.minimum(ru, rv)
-
-
-def _bent_capsule(u, v, cu, cv, half_len, half_thick, angle, bend):
-  """SDF of a thick arc: a segment along `angle`, bent by `bend` * s^2."""
-  du, dv = u - cu, v - cv
-  c, s = jnp.cos(angle), jnp.sin(angle)
-  along = du * c + dv * s
-  across = -du * s + dv * c + bend * jnp.square(along)
-  out = jnp.maximum(jnp.abs(along) - half_len, 0.0)
-  return jnp.sqrt(jnp.square(out) + jnp.square(across) + 1e-12) - half_thick
+  return drawing.param_value(scene, _INDEX[name], *PARAMS[name])
 
 
 def render(scene: jax.Array,
@@ -139,10 +112,7 @@ def render(scene: jax.Array,
   scene = jnp.asarray(scene, jnp.float32)
   val = lambda name: _value(scene, name)
   n = scene.shape[0]
-  coords = (jnp.arange(resolution, dtype=jnp.float32) + 0.5) / resolution
-  coords = coords * 2.0 - 1.0
-  y, x = jnp.meshgrid(coords, coords, indexing='ij')
-  x, y = x[None], y[None]  # [1, R, R]
+  x, y = drawing.pixel_grid(resolution)
   scale = val('scale')
   px = resolution / 2.0 * scale  # pixels per face unit
   rot = val('rotation')
@@ -157,15 +127,15 @@ def render(scene: jax.Array,
   # Egg-shaped face: narrower towards the chin as `jaw` grows.
   lower = jnp.clip((v - fv) / fh, 0.0, 1.0)
   fw_at = fw * (1.0 - 0.28 * val('jaw') * jnp.square(lower))
-  face = _ellipse(u, v, 0.0, fv, fw_at, fh)
+  face = drawing.ellipse(u, v, 0.0, fv, fw_at, fh)
   ear_s = val('ear_size')
   ears = jnp.minimum(
-      _ellipse(u, v, -fw * 0.97, 0.0, 0.085 * ear_s, 0.15 * ear_s),
-      _ellipse(u, v, fw * 0.97, 0.0, 0.085 * ear_s, 0.15 * ear_s))
+      drawing.ellipse(u, v, -fw * 0.97, 0.0, 0.085 * ear_s, 0.15 * ear_s),
+      drawing.ellipse(u, v, fw * 0.97, 0.0, 0.085 * ear_s, 0.15 * ear_s))
   volume = val('hair_volume')
   head_u = fw * (1.10 + 0.22 * volume)
   head_v = fh * (1.06 + 0.14 * volume)
-  cap = _ellipse(u, v, 0.0, fv - 0.03, head_u, head_v)
+  cap = drawing.ellipse(u, v, 0.0, fv - 0.03, head_u, head_v)
   # Hairline: high forehead .. low fringe, swept to one side by the part.
   part = val('hair_part')
   hairline = (-0.50 + 0.24 * val('fringe') + 0.10 * part * u / fw
@@ -181,19 +151,19 @@ def render(scene: jax.Array,
   eye_h = eye_w * val('eye_open')
   eye_sep = val('eye_spacing')
   eye_v = -0.04
-  eyes = jnp.minimum(_ellipse(u, v, -eye_sep, eye_v, eye_w, eye_h),
-                     _ellipse(u, v, eye_sep, eye_v, eye_w, eye_h))
+  eyes = jnp.minimum(drawing.ellipse(u, v, -eye_sep, eye_v, eye_w, eye_h),
+                     drawing.ellipse(u, v, eye_sep, eye_v, eye_w, eye_h))
   iris_r = eye_h * 0.85
-  iris = jnp.minimum(_ellipse(u, v, -eye_sep, eye_v, iris_r, iris_r),
-                     _ellipse(u, v, eye_sep, eye_v, iris_r, iris_r))
+  iris = jnp.minimum(drawing.ellipse(u, v, -eye_sep, eye_v, iris_r, iris_r),
+                     drawing.ellipse(u, v, eye_sep, eye_v, iris_r, iris_r))
   brow_v = eye_v - eye_h - 0.085
   tilt = val('brow_tilt')
   thick = val('brow_thickness')
   brows = jnp.minimum(
-      _bent_capsule(u, v, -eye_sep, brow_v, 0.11, thick, tilt, 1.8),
-      _bent_capsule(u, v, eye_sep, brow_v, 0.11, thick, -tilt, 1.8))
+      drawing.bent_capsule(u, v, -eye_sep, brow_v, 0.11, thick, tilt, 1.8),
+      drawing.bent_capsule(u, v, eye_sep, brow_v, 0.11, thick, -tilt, 1.8))
   ns = val('nose_size')
-  nose = _ellipse(u, v, 0.0, 0.17, 0.055 * ns, 0.095 * ns)
+  nose = drawing.ellipse(u, v, 0.0, 0.17, 0.055 * ns, 0.095 * ns)
   mw = val('mouth_width')
   mh = val('mouth_open')
   mouth_v = 0.40
@@ -202,7 +172,7 @@ def render(scene: jax.Array,
            - 1.0) * mh
 
   # --- colours (smooth functions of the scene) ----------------------------
-  skin = _palette(_SKIN, scene[:, _INDEX['skin_tone']])[:, None, None]
+  skin = drawing.ramp(_SKIN, scene[:, _INDEX['skin_tone']])[:, None, None]
   la = val('light_angle')
   # Pseudo normal of the head ellipsoid and a Lambert-like shade.
   nu = jnp.clip(u / (fw * 1.1), -1.0, 1.0)
@@ -215,7 +185,7 @@ def render(scene: jax.Array,
   ear_rgb = jnp.clip(skin * (shade * 0.80) + jnp.asarray([0.06, 0.0, 0.0]),
                      0.0, 1.0)
   nose_rgb = jnp.clip(skin * (shade * 0.72), 0.0, 1.0)
-  hair_base = _palette(_HAIR, scene[:, _INDEX['hair_hue']])
+  hair_base = drawing.ramp(_HAIR, scene[:, _INDEX['hair_hue']])
   hair_base = hair_base * (0.75 + 0.5 * scene[:, _INDEX['hair_light'], None])
   phase = val('strand_phase')
   strands = jnp.sin(6.0 * (u + 0.25 * part * v) * math.pi + phase)
@@ -223,8 +193,8 @@ def render(scene: jax.Array,
                       (0.90 + 0.08 * strands + 0.10 * (-nv))[..., None],
                       0.0, 1.0)
   hair_back_rgb = hair_rgb * 0.82
-  bg_a = _palette(_BG, scene[:, _INDEX['bg_hue_a']])[:, None, None]
-  bg_b = _palette(_BG, scene[:, _INDEX['bg_hue_b']])[:, None, None]
+  bg_a = drawing.ramp(_BG, scene[:, _INDEX['bg_hue_a']])[:, None, None]
+  bg_b = drawing.ramp(_BG, scene[:, _INDEX['bg_hue_b']])[:, None, None]
   ang = val('bg_angle')
   t = 0.5 + 0.5 * (jnp.cos(ang) * x + jnp.sin(ang) * y) / math.sqrt(2.0)
   vignette = 1.0 - 0.12 * (x * x + y * y)
@@ -233,7 +203,7 @@ def render(scene: jax.Array,
   lips = jnp.asarray([0.72, 0.22, 0.26], jnp.float32)
   mouth_rgb = jnp.clip(lips * (0.75 + 0.5 * jnp.clip(-smile_v / mh, -1, 1)
                                [..., None] * 0.4 + 0.15), 0.0, 1.0)
-  iris_col = _palette(_IRIS, scene[:, _INDEX['iris_hue']])[:, None, None]
+  iris_col = drawing.ramp(_IRIS, scene[:, _INDEX['iris_hue']])[:, None, None]
   sclera = jnp.asarray([0.96, 0.96, 0.94], jnp.float32)
   iris_mix = jnp.clip(0.5 - iris * px, 0.0, 1.0)[..., None]
   eye_rgb = sclera * (1 - iris_mix) + iris_col * iris_mix
@@ -250,10 +220,5 @@ def render(scene: jax.Array,
       (brows, brow_rgb, 4),
       (hair_top, hair_rgb, 2),
   ]
-  image = jnp.broadcast_to(bg_rgb, (n, resolution, resolution, 3))
-  mask = jnp.zeros((n, resolution, resolution), jnp.int32)
-  for sdf, colour, cls in layers:
-    alpha = jnp.clip(0.5 - sdf * px, 0.0, 1.0)[..., None]
-    image = image * (1 - alpha) + jnp.broadcast_to(colour, image.shape) * alpha
-    mask = jnp.where(sdf < 0.0, cls, mask)
-  return jnp.clip(image, 0.0, 1.0), mask
+  background = jnp.broadcast_to(bg_rgb, (n, resolution, resolution, 3))
+  return drawing.composite(background, layers, px)

@@ -1,11 +1,12 @@
-"""Fits the project's StyleGAN2 to the procedural face renderer.
+"""Fits the project's StyleGAN2 to a toy domain's renderer.
 
 The generator is the unchanged `stylegan2.StyleGAN2` with a small channel
-table; it is trained by regression so that G(z) ~= render(f(z)) (`faces`),
-with fresh z ~ N(0, I) every step and the
+table; it is trained by regression so that G(z) ~= render(f(z)) (the
+renderer of the domain `config.toy_generator.domain`), with fresh
+z ~ N(0, I) every step and the
 targets rendered inside the jitted step. The loss is a per-pixel squared error
 in the generator's [-1, 1] range, weighted per ground-truth class so that the
-small parts (eyes, brows, nose, mouth, ears) are drawn. No discriminator: the
+small parts are drawn. No discriminator: the
 target is a deterministic function of z, so a pixel loss is the whole task.
 
   stylegan-seg train --config=configs/toy_generator.py \
@@ -31,27 +32,45 @@ import numpy as np
 import optax
 
 from stylegan_seg_jax import stylegan2
+from stylegan_seg_jax.domains import fidelity
+from stylegan_seg_jax.domains import registry
 from stylegan_seg_jax.runtime import checkpointing
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import loop
-from stylegan_seg_jax.toy import domain
-from stylegan_seg_jax.toy import faces
 
-__all__ = ['generator_config', 'make_optimizer', 'train_step', 'train',
-           'STAGE_DIR']
+__all__ = ['domain_of', 'generator_config', 'make_optimizer', 'train_step',
+           'train', 'STAGE_DIR']
 
 # The stage's directory under the workdir.
 STAGE_DIR = 'toy_generator'
+
+
+def domain_of(config: ml_collections.ConfigDict) -> registry.Domain:
+  """The domain whose renderer `config.toy_generator.domain` names.
+
+  Raises:
+    registry.DomainError: an unknown domain, or class weights that do not
+      match its renderer's classes.
+  """
+  domain = registry.get(config.toy_generator.domain)
+  weights = config.toy_generator.class_weights
+  if len(weights) != len(domain.renderer.CLASS_NAMES):
+    raise registry.DomainError(
+        f'toy_generator.class_weights has {len(weights)} values; the '
+        f'{domain.name} renderer has {len(domain.renderer.CLASS_NAMES)} '
+        'classes')
+  return domain
 
 
 def generator_config(
     config: ml_collections.ConfigDict) -> stylegan2.GeneratorConfig:
   """The toy generator's architecture from `config.toy_generator`."""
   g = config.toy_generator
+  domain = domain_of(config)
   return stylegan2.GeneratorConfig(
-      resolution=faces.RESOLUTION,
+      resolution=domain.resolution,
       channels=tuple((int(r), int(c)) for r, c in g.channels.items()),
-      z_dim=faces.NUM_PARAMS, w_dim=g.w_dim,
+      z_dim=domain.z_dim, w_dim=g.w_dim,
       mapping_layers=g.mapping_layers,
       mapping_lr_multiplier=g.mapping_lr_multiplier)
 
@@ -65,18 +84,20 @@ def make_optimizer(
   return optax.adam(schedule, b1=t.b1, b2=t.b2)
 
 
-def _loss(params, buffers, module, z, class_weights):
-  target, mask = faces.render(faces.scene_from_latent(z))
+def _loss(params, buffers, module, renderer, z, class_weights):
+  target, mask = renderer.render(renderer.scene_from_latent(z))
   pred, _ = module.apply({'params': params, 'buffers': buffers}, z)
   weights = class_weights[mask][..., None]
   return jnp.mean(weights * jnp.square(pred - (target * 2.0 - 1.0)))
 
 
-@functools.partial(jax.jit, static_argnames=('module', 'tx', 'batch_size'),
+@functools.partial(jax.jit,
+                   static_argnames=('module', 'renderer', 'tx', 'batch_size'),
                    donate_argnums=(0,))
 def train_step(state: dict[str, Any], buffers: Any, rng: jax.Array, *,
-               module: stylegan2.StyleGAN2, tx: optax.GradientTransformation,
-               batch_size: int, class_weights: jax.Array):
+               module: stylegan2.StyleGAN2, renderer: Any,
+               tx: optax.GradientTransformation, batch_size: int,
+               class_weights: jax.Array):
   """One regression step on fresh latents.
 
   Args:
@@ -84,6 +105,7 @@ def train_step(state: dict[str, Any], buffers: Any, rng: jax.Array, *,
     buffers: the generator's fixed buffers (noise constants, w_avg).
     rng: base key; folded with the step, so resumed runs see the same data.
     module: the generator module.
+    renderer: the domain's renderer module (`registry.Domain.renderer`).
     tx: the optimiser.
     batch_size: latents per step.
     class_weights: [num_classes] loss weight of each ground-truth class.
@@ -93,8 +115,8 @@ def train_step(state: dict[str, Any], buffers: Any, rng: jax.Array, *,
   """
   key = jax.random.fold_in(rng, state['step'])
   z = jax.random.normal(key, (batch_size, module.config.z_dim))
-  loss, grads = jax.value_and_grad(_loss)(state['params'], buffers, module, z,
-                                          class_weights)
+  loss, grads = jax.value_and_grad(_loss)(state['params'], buffers, module,
+                                          renderer, z, class_weights)
   updates, opt_state = tx.update(grads, state['opt_state'], state['params'])
   params = optax.apply_updates(state['params'], updates)
   metrics = {'loss': loss, 'grad_norm': optax.tree.norm(grads)}
@@ -103,7 +125,7 @@ def train_step(state: dict[str, Any], buffers: Any, rng: jax.Array, *,
 
 
 def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Trains (or resumes) and exports the toy generator.
+  """Trains (or resumes) and exports a toy domain's generator.
 
   Args:
     config: see configs/toy_generator.py (`config.toy_generator`, `seed`,
@@ -115,6 +137,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     report on held-out latents), 'generator_dir'}.
   """
   t = config.toy_generator
+  domain = domain_of(config)
   stage_dir = files.as_path(workdir) / STAGE_DIR
   stage_dir.mkdir(parents=True, exist_ok=True)
   gcfg = generator_config(config)
@@ -131,17 +154,18 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   if restored is not None:
     state = restored[1]
   class_weights = jnp.asarray(t.class_weights, jnp.float32)
-  step_fn = functools.partial(train_step, module=module, tx=tx,
+  step_fn = functools.partial(train_step, module=module,
+                              renderer=domain.renderer, tx=tx,
                               batch_size=t.batch_size,
                               class_weights=class_weights)
-  eval_z = domain.latents(domain.EVAL_SEEDS[:t.eval_samples])
+  eval_z = domain.latents(domain.eval_seeds[:t.eval_samples])
 
   def on_step(done: int, state: Any) -> dict[str, float]:
     if done % t.eval_every and done != t.num_steps:
       return {}
     gen = stylegan2.Generator(module, {'params': state['params'],
                                        'buffers': buffers}, gcfg)
-    return {'psnr': domain.psnr(gen, eval_z)}
+    return {'psnr': fidelity.psnr(domain, gen, eval_z)}
 
   try:
     state, last = loop.train_loop(
@@ -159,12 +183,14 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   mapping_buffers['w_avg'] = stylegan2.estimate_w_avg(gcfg, variables)
   variables['buffers'] = {**variables['buffers'], 'mapping': mapping_buffers}
   gen = stylegan2.Generator(module, jax.tree.map(jnp.asarray, variables), gcfg)
-  report = domain.fidelity_report(gen, domain.latents(domain.EVAL_SEEDS))
-  check_seeds = list(domain.EVAL_SEEDS[:8])
+  report = fidelity.fidelity_report(domain, gen,
+                                    domain.latents(domain.eval_seeds))
+  check_seeds = list(domain.eval_seeds[:8])
   metadata = {
-      'source_format': 'stylegan_seg_jax.toy.generator_training',
-      'toy_domain': 'procedural faces (stylegan_seg_jax.toy.faces)',
-      'class_names': list(faces.CLASS_NAMES),
+      'source_format': 'stylegan_seg_jax.domains.generator_training',
+      'toy_domain': f'{domain.name}: {domain.description}',
+      'renderer': domain.renderer.__name__,
+      'class_names': list(domain.renderer.CLASS_NAMES),
       'training_steps': int(state['step']),
       'training_seed': int(config.seed),
       'w_avg': {'source': 'estimated', 'num_samples': stylegan2.W_AVG_SAMPLES,
@@ -172,7 +198,8 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
       'fidelity': report,
       # A few seeds whose PSNR the test suite recomputes from the shipped file.
       'psnr_check': {'seeds': check_seeds,
-                     'psnr_db': domain.psnr(gen, domain.latents(check_seeds))},
+                     'psnr_db': fidelity.psnr(domain, gen,
+                                              domain.latents(check_seeds))},
   }
   out = stage_dir / 'generator'
   stylegan2.save(out, gcfg, variables, metadata, overwrite=True)

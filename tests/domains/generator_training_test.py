@@ -4,10 +4,12 @@ import json
 
 import pytest
 
+from stylegan_seg_jax import domains
 from stylegan_seg_jax import stylegan2
-from stylegan_seg_jax import toy
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import runner
+
+FACES = domains.get('faces')
 
 
 def small_config(num_steps):
@@ -37,7 +39,7 @@ def test_trainer_runs_resumes_and_exports(tmp_path):
   rows = [json.loads(line) for line in
           (stage_dir / 'metrics.jsonl').read_text().splitlines()]
   assert [r['step'] for r in rows] == [3, 6] and 'psnr' in rows[-1]
-  assert set(result['fidelity']['near_colour_share']) == set(toy.CLASS_NAMES)
+  assert set(result['fidelity']['near_colour_share']) == set(FACES.class_names)
   gen = stylegan2.load(stage_dir / 'generator')
   assert gen.metadata['training_steps'] == 6
   assert result['generator_dir'] == str(stage_dir / 'generator')

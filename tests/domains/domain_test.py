@@ -1,4 +1,4 @@
-"""Toy domain: renderer, the map f, the shipped generator, the grid command."""
+"""The faces domain: renderer, the map f, the shipped generator, the grid."""
 
 import math
 import subprocess
@@ -7,10 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from stylegan_seg_jax import toy
-from stylegan_seg_jax.toy import faces as toy_faces
+from stylegan_seg_jax import domains
+from stylegan_seg_jax.domains import fidelity
+from stylegan_seg_jax.domains.faces import render as toy_faces
 from tests.helpers import ROOT
 from tests.helpers import subprocess_env
+
+FACES = domains.get('faces')
 
 
 def _interior(mask):
@@ -26,14 +29,14 @@ def _interior(mask):
 
 @pytest.fixture(scope='module')
 def faces():
-  z = toy.latents(range(100, 164))
-  images, masks = (np.asarray(a) for a in toy.render_targets(z))
+  z = FACES.latents(range(100, 164))
+  images, masks = (np.asarray(a) for a in FACES.render_targets(z))
   return z, images, masks
 
 
 @pytest.mark.fast
 def test_scene_map_is_the_normal_cdf():
-  z = np.array([[-1.5, 0.0, 0.7] + [0.0] * (toy.Z_DIM - 3)], np.float32)
+  z = np.array([[-1.5, 0.0, 0.7] + [0.0] * (FACES.z_dim - 3)], np.float32)
   scene = np.asarray(toy_faces.scene_from_latent(z))
   want = [0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z[0]]
   np.testing.assert_allclose(scene[0], want, atol=1e-6)
@@ -43,13 +46,13 @@ def test_scene_map_is_the_normal_cdf():
 
 @pytest.mark.fast
 def test_latents_are_fixed_by_seed():
-  a, b = toy.latents([0, 1, 2]), toy.latents([2, 0])
+  a, b = FACES.latents([0, 1, 2]), FACES.latents([2, 0])
   np.testing.assert_array_equal(a[[2, 0]], b)
   np.testing.assert_array_equal(
-      a[0], np.random.default_rng(0).standard_normal(toy.Z_DIM).astype(
+      a[0], np.random.default_rng(0).standard_normal(FACES.z_dim).astype(
           np.float32))
-  assert not set(toy.TEST_SEEDS) & set(toy.ONESHOT_SEEDS)
-  assert not set(toy.TEST_SEEDS) & set(toy.EVAL_SEEDS)
+  assert not set(FACES.test_seed_list()) & set(FACES.oneshot_seeds)
+  assert not set(FACES.test_seed_list()) & set(FACES.eval_seeds)
 
 
 @pytest.mark.fast
@@ -58,10 +61,10 @@ def test_render_is_deterministic_and_per_sample(faces):
   images2, masks2 = toy_faces.render(toy_faces.scene_from_latent(z[5:7]))
   np.testing.assert_array_equal(masks[5:7], masks2)
   np.testing.assert_allclose(images[5:7], images2, atol=1e-5)  # jit vs eager
-  np.testing.assert_array_equal(toy.ground_truth(z), masks)
+  np.testing.assert_array_equal(FACES.ground_truth(z), masks)
   assert images.shape == (64, 64, 64, 3) and masks.shape == (64, 64, 64)
   assert images.min() >= 0.0 and images.max() <= 1.0
-  assert set(np.unique(masks)) == set(range(len(toy.CLASS_NAMES)))
+  assert set(np.unique(masks)) == set(range(len(FACES.class_names)))
 
 
 @pytest.mark.fast
@@ -71,12 +74,12 @@ def test_small_parts_are_a_few_pixels_wide(faces):
   # brows at least 3 x 3 pixels; the mouth and nose at least 2 x 3 / 3 x 2.
   for cls, min_tall, min_wide in (('eye', 3, 3), ('eyebrow', 3, 3),
                                   ('mouth', 2, 3), ('nose', 3, 2)):
-    k = toy.CLASS_NAMES.index(cls)
+    k = FACES.class_names.index(cls)
     tallest = (masks == k).sum(axis=1).max(axis=1)
     widest = (masks == k).sum(axis=2).max(axis=1)
     assert tallest.min() >= min_tall, (cls, tallest.min())
     assert widest.min() >= min_wide, (cls, widest.min())
-  ears = (masks == toy.CLASS_NAMES.index('ear')).sum(axis=(1, 2))
+  ears = (masks == FACES.class_names.index('ear')).sum(axis=(1, 2))
   assert (ears > 0).mean() > 0.8  # ears can hide under long hair
 
 
@@ -85,7 +88,7 @@ def test_mask_agrees_with_image_colours(faces):
   _, images, masks = faces
   inside = _interior(masks)
   def px(name):
-    sel = inside & (masks == toy.CLASS_NAMES.index(name))
+    sel = inside & (masks == FACES.class_names.index(name))
     return images[sel]
   mouth, skin, eye = px('mouth'), px('skin'), px('eye')
   assert len(mouth) and np.mean(mouth[:, 0] > mouth[:, 1] + 0.1) > 0.99
@@ -101,9 +104,9 @@ def test_mask_agrees_with_image_colours(faces):
   assert step[across].mean() > 4 * step[within].mean()
   # Background pixels follow the documented gradient: independent of the
   # face, so two faces with equal background params agree there.
-  z = toy.latents([7, 7])
+  z = FACES.latents([7, 7])
   z[1, toy_faces._INDEX['hair_length']] += 1.0  # pylint: disable=protected-access
-  img, m = (np.asarray(a) for a in toy.render_targets(z))
+  img, m = (np.asarray(a) for a in FACES.render_targets(z))
   both_bg = _interior(m)[0] & _interior(m)[1] & (m[0] == 0) & (m[1] == 0)
   np.testing.assert_allclose(img[0][both_bg], img[1][both_bg], atol=1e-6)
   assert not np.array_equal(m[0], m[1])
@@ -111,14 +114,14 @@ def test_mask_agrees_with_image_colours(faces):
 
 @pytest.mark.fast
 def test_shipped_generator_reproduces_its_recorded_psnr():
-  gen = toy.load_generator()
-  assert gen.config.resolution == toy.RESOLUTION
-  assert gen.config.z_dim == toy.Z_DIM
+  gen = FACES.load_generator()
+  assert gen.config.resolution == FACES.resolution
+  assert gen.config.z_dim == FACES.z_dim
   check = gen.metadata['psnr_check']
-  psnr = toy.psnr(gen, toy.latents(check['seeds']))
+  psnr = fidelity.psnr(FACES, gen, FACES.latents(check['seeds']))
   assert abs(psnr - check['psnr_db']) < 0.05, (psnr, check)
   assert gen.metadata['fidelity']['psnr_db'] >= 25.0
-  size = sum(f.stat().st_size for f in toy.GENERATOR_DIR.rglob('*')
+  size = sum(f.stat().st_size for f in FACES.generator_dir.rglob('*')
              if f.is_file())
   assert size < 15 * 2**20
 
@@ -135,3 +138,16 @@ def test_grid_command_writes_a_png(tmp_path):
   from PIL import Image
   img = Image.open(out)
   assert img.width >= 4 * 64 * 3 and img.height >= 2 * 64 * 3
+  listed = subprocess.run(
+      [sys.executable, '-m', 'stylegan_seg_jax', 'toy', 'list'], cwd=ROOT,
+      capture_output=True, text=True, env=subprocess_env())
+  assert listed.returncode == 0, listed.stderr
+  assert [line.split()[0] for line in listed.stdout.splitlines()] == [
+      f'toy:{name}' for name in domains.names()]
+  bad = subprocess.run(
+      [sys.executable, '-m', 'stylegan_seg_jax', 'toy', 'report',
+       '--domain=nope'], cwd=ROOT, capture_output=True, text=True,
+      env=subprocess_env())
+  assert bad.returncode != 0
+  assert bad.stderr.strip().splitlines()[-1].startswith(
+      "toy: error: unknown domain 'nope'"), bad.stderr
