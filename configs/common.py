@@ -203,3 +203,36 @@ def use_reference_test_set(c: ml_collections.ConfigDict, name: str,
   """
   c.data.test_set = f'data/labelled_samples/{name}/1.0.0'
   c.data.oneshot = f'index:{one_shot_index}'
+
+
+def use_toy_domain(c: ml_collections.ConfigDict, name: str,
+                   oneshot_seed: int = 0) -> None:
+  """Points `c` at a toy domain (docs/domains.md).
+
+  Its shipped generator, its test set (exact masks), the ground truth of
+  one of its one-shot seeds as the labelled example and its class names;
+  samples untruncated (psi = 1), where the exact masks hold.
+  """
+  from stylegan_seg_jax import domains  # pylint: disable=g-import-not-at-top
+  domain = domains.get(name)
+  c.generator_dir = domain.spec
+  c.data.test_set = domain.spec
+  c.data.oneshot = f'{domain.spec}:seed:{oneshot_seed}'
+  c.data.class_names = tuple(domain.class_names)
+  c.views.psi = 1.0
+
+
+def scale_to_resolution(c: ml_collections.ConfigDict,
+                        resolution: int) -> None:
+  """The reference's 256-px SwAV settings scaled to another image size.
+
+  Pixels per patch and prototypes scale with the pixel count (the same
+  share of the image, the same pixels per prototype); the W+ views
+  resample every block but the last, as the reference does at 256 (6 of
+  7).
+  """
+  area = (resolution / 256) ** 2
+  c.swav.patch_size = round(c.swav.patch_size * area)
+  c.swav.num_prototypes = round(c.swav.num_prototypes * area)
+  num_blocks = resolution.bit_length() - 2  # W+ rows / 2: 7 at 256
+  c.views.num_blocks = num_blocks - 1

@@ -9,6 +9,7 @@ import pathlib
 from typing import Any
 
 import ml_collections
+import numpy as np
 
 # The repository root (configs/, launch/, README.md).
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -59,3 +60,17 @@ def single_device_step(stage: Any, model: Any, gen: Any,
       stage.make_device_step(model, gen, config, tx, 1), mesh,
       donate_state=False)
   return state, step, lambda tree: parallel.replicate(tree, mesh)
+
+
+def mask_interior(mask: np.ndarray) -> np.ndarray:
+  """[N, H, W] bool: pixels whose 8 neighbours share their class.
+
+  The pixels away from any class edge (no anti-aliasing there).
+  """
+  m = np.pad(mask, ((0, 0), (1, 1), (1, 1)), mode='edge')
+  same = np.ones(mask.shape, bool)
+  for dy in (-1, 0, 1):
+    for dx in (-1, 0, 1):
+      same &= m[:, 1 + dy:1 + dy + mask.shape[1],
+                1 + dx:1 + dx + mask.shape[2]] == mask
+  return same

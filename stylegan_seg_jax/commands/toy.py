@@ -57,7 +57,9 @@ def main(argv: list[str]) -> None:
   if command == 'list':
     for name in domains.names():
       d = domains.get(name)
-      print(f'{d.spec:20s} {len(d.class_names):2d} classes  {d.description}')
+      missing = '' if d.has_generator else '  (no trained generator yet)'
+      print(f'{d.spec:20s} {len(d.class_names):2d} classes  {d.description}'
+            f'{missing}')
     return
   domain = (domains.get(_DOMAIN.value) if _DOMAIN.value
             else domains.default())

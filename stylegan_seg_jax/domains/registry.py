@@ -127,6 +127,11 @@ class Domain:
     return f'{PREFIX}:{self.name}'
 
   @property
+  def has_generator(self) -> bool:
+    """Whether its generator has been trained (a plugin may ship without)."""
+    return (self.generator_dir / 'generator.json').is_file()
+
+  @property
   def resolution(self) -> int:
     """Image size in pixels."""
     return int(self.renderer.RESOLUTION)
@@ -163,7 +168,16 @@ class Domain:
 
   def load_generator(self, resolution: int | None = None
                      ) -> stylegan2.Generator:
-    """The shipped generator (`stylegan2.load`; `resolution` prunes)."""
+    """The shipped generator (`stylegan2.load`; `resolution` prunes).
+
+    Raises:
+      DomainError: the domain has no trained generator yet.
+    """
+    if not self.has_generator:
+      raise DomainError(
+          f'{self.spec} has no trained generator yet ({self.generator_dir} '
+          'is missing): train one with the toy_generator stage and copy '
+          'WORKDIR/toy_generator/generator there (docs/domains.md)')
     return stylegan2.load(self.generator_dir, resolution)
 
   def _shows_required(self, seeds: Sequence[int]) -> np.ndarray:
@@ -216,8 +230,9 @@ def _filtered_cached(domain: Domain, which: str, count: int) -> tuple[int, ...]:
       raise DomainError(f'{domain.spec}: only {len(seeds)} {which} seeds')
     return tuple(seeds[:count])
   found: list[int] = []
-  for start in range(seeds.start, seeds.stop, 1024):
-    block = list(range(start, min(start + 1024, seeds.stop)))
+  step = 128
+  for start in range(seeds.start, seeds.stop, step):
+    block = list(range(start, min(start + step, seeds.stop)))
     found += [s for s, ok in zip(block, domain._shows_required(block)) if ok]  # pylint: disable=protected-access
     if len(found) >= count:
       return tuple(found[:count])

@@ -11,20 +11,10 @@ from stylegan_seg_jax import domains
 from stylegan_seg_jax.domains import fidelity
 from stylegan_seg_jax.domains.faces import render as toy_faces
 from tests.helpers import ROOT
+from tests.helpers import mask_interior
 from tests.helpers import subprocess_env
 
 FACES = domains.get('faces')
-
-
-def _interior(mask):
-  """Pixels whose 8 neighbours share their class (no anti-aliased edge)."""
-  m = np.pad(mask, ((0, 0), (1, 1), (1, 1)), mode='edge')
-  same = np.ones(mask.shape, bool)
-  for dy in (-1, 0, 1):
-    for dx in (-1, 0, 1):
-      same &= m[:, 1 + dy:1 + dy + mask.shape[1],
-                1 + dx:1 + dx + mask.shape[2]] == mask
-  return same
 
 
 @pytest.fixture(scope='module')
@@ -86,7 +76,7 @@ def test_small_parts_are_a_few_pixels_wide(faces):
 @pytest.mark.fast
 def test_mask_agrees_with_image_colours(faces):
   _, images, masks = faces
-  inside = _interior(masks)
+  inside = mask_interior(masks)
   def px(name):
     sel = inside & (masks == FACES.class_names.index(name))
     return images[sel]
@@ -107,7 +97,8 @@ def test_mask_agrees_with_image_colours(faces):
   z = FACES.latents([7, 7])
   z[1, toy_faces._INDEX['hair_length']] += 1.0  # pylint: disable=protected-access
   img, m = (np.asarray(a) for a in FACES.render_targets(z))
-  both_bg = _interior(m)[0] & _interior(m)[1] & (m[0] == 0) & (m[1] == 0)
+  inner = mask_interior(m)
+  both_bg = inner[0] & inner[1] & (m[0] == 0) & (m[1] == 0)
   np.testing.assert_allclose(img[0][both_bg], img[1][both_bg], atol=1e-6)
   assert not np.array_equal(m[0], m[1])
 
@@ -151,3 +142,14 @@ def test_grid_command_writes_a_png(tmp_path):
   assert bad.returncode != 0
   assert bad.stderr.strip().splitlines()[-1].startswith(
       "toy: error: unknown domain 'nope'"), bad.stderr
+
+
+@pytest.mark.slow
+def test_the_rare_part_config_uses_the_first_seeds_that_show_it():
+  from configs import toy_faces_glasses  # pylint: disable=g-import-not-at-top
+  config = toy_faces_glasses.get_config()
+  domain = domains.get('faces_glasses')
+  first = domain.oneshot_seed_list(3)
+  assert config.data.oneshot == f'toy:faces_glasses:seed:{first[0]}'
+  doc = toy_faces_glasses.__doc__
+  assert f'"{" ".join(map(str, first))}"' in doc

@@ -33,7 +33,8 @@ def test_mean_and_sample_std_over_runs(tmp_path):
   assert result['ours']['normalized_wiou'][:2] == (pytest.approx(0.8), 0.0)
   text = summary.format_summary(result, runs)
   assert '| ours | n/a | n/a |' not in text
-  assert '0.600 ± 0.141' in text and 'toy:faces:seed:0, toy:faces:seed:1' in text
+  assert '0.600 ± 0.141' in text
+  assert 'toy:faces:seed:0, toy:faces:seed:1' in text
 
 
 def test_a_run_without_evaluation_is_named(tmp_path):
@@ -97,7 +98,8 @@ def test_ablation_compares_like_with_like(tmp_path):
   # Seeds in numeric order: seed_10 after seed_2.
   c = variant(tmp_path, 'c', [0.1] * 11, [1.0], 0.0, 1.0)
   runs = summary.load_ablation([c])[0].runs
-  assert [r['oneshot'] for r in runs][-2:] == ['toy:faces:seed:9', 'toy:faces:seed:10']
+  assert [r['oneshot'] for r in runs][-2:] == ['toy:faces:seed:9',
+                                               'toy:faces:seed:10']
   empty = variant(tmp_path, 'e', [0.5], [1.0], 0.0, 1.0)
   (empty / 'swav_run' / 'swav' / 'metrics.jsonl').write_text('')
   with pytest.raises(ValueError, match='metrics.jsonl is empty'):
