@@ -14,5 +14,5 @@
   binary).
 
 The toy generator is trained by the same runner (`toy_generator` stage,
-`toy.generator_training`).
+`domains.generator_training`).
 """

@@ -1,6 +1,6 @@
 """The `Generator` handle: a StyleGAN2 module with its variables, ready to call.
 
-    gen = stylegan2.load('ffhq', resolution=256)   # or toy.load_generator()
+    gen = stylegan2.load('ffhq', resolution=256)   # or a toy domain's
     w = gen.mapping(z, psi=0.7)                    # [N, w_dim]
     images, features = gen.synthesis(w)            # const noise
 

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from stylegan_seg_jax import toy
+from stylegan_seg_jax import domains
 from stylegan_seg_jax.eval import segmentation
 from stylegan_seg_jax.method import features as feat_lib
 from stylegan_seg_jax.method import heads
@@ -13,10 +13,12 @@ from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.stages import swav as swav_stage
 from tests.helpers import tiny_config
 
+FACES = domains.get('faces')
+
 
 @pytest.fixture(scope='module')
 def toy_setup():
-  gen = toy.load_generator()
+  gen = FACES.load_generator()
   config = tiny_config()
   return gen, config
 
@@ -29,10 +31,10 @@ def toy_setup():
 def test_on_the_fly_equals_two_pass_reference_and_shards(toy_setup, name):
   """One generator pass + lean head == generate, concat features, head."""
   gen, config = toy_setup
-  num_classes = len(toy.CLASS_NAMES)
+  num_classes = len(FACES.class_names)
   swav_model = swav_stage.SwAVModel(config, gen.config)
   seg = segmenters.build(name, config, gen.config, num_classes, swav_model)
-  w = gen.mapping(toy.latents(range(8)), psi=1.0)
+  w = gen.mapping(FACES.latents(range(8)), psi=1.0)
   frozen = {}
   if name == 'ours':
     state = swav_stage.init_state(swav_model, swav_stage.make_optimizer(
@@ -70,7 +72,7 @@ def test_on_the_fly_equals_two_pass_reference_and_shards(toy_setup, name):
 def test_segment_all_pads_and_times(toy_setup):
   gen, config = toy_setup
   seg = segmenters.build('repurposegan', config, gen.config, 8)
-  w = gen.mapping(toy.latents(range(5)), psi=1.0)
+  w = gen.mapping(FACES.latents(range(5)), psi=1.0)
   _, feats = gen.synthesis(w[:1])
   variables = seg.init(jax.random.key(1), seg.make_input({}, feats))
   fn = segmentation.make_segment_fn(gen, seg)

@@ -21,13 +21,13 @@ from stylegan_seg_jax.runtime import metric_writer
 from stylegan_seg_jax.stages import config as config_lib
 from stylegan_seg_jax.stages import runner
 from tests.convert import hostile_files
+from tests.domains import generator_training_test
 from tests.eval import summary_test
 from tests.helpers import ROOT
 from tests.helpers import subprocess_env
 from tests.helpers import tiny_config
 from tests.launch import gcs_emulator
 from tests.runtime import files_test
-from tests.toy import generator_training_test
 
 FACES = domains.get('faces')
 
