@@ -189,6 +189,38 @@ def base_config() -> ml_collections.ConfigDict:
   c.toy_generator.eval_every = 4000
   c.toy_generator.eval_samples = 64
   c.toy_generator.checkpoint_every = 2000
+
+  # The downstream segmenter (stage 'downstream', configs/downstream.py): a
+  # U-Net trained from scratch on labelled images, scored on test images.
+  c.downstream = ml_collections.ConfigDict()
+  # What it trains on: a dataset directory written by `generate` (or any
+  # TFDS directory with image and mask features), 'oneshot' (the config's
+  # labelled example(s), drawn by its generator) or 'toy:NAME:rendered'
+  # (images drawn by a toy domain's renderer, with exact masks).
+  c.downstream.train_set = ''
+  c.downstream.num_train = 0         # the first N examples (0 = all)
+  c.downstream.drop_uncertain = 0.0  # then drop this most-uncertain share
+  # Labelled test images: 'toy:NAME:rendered', 'toy:NAME:shifted' (images
+  # the generator did not make) or TFDS directories with images (split
+  # 'test').
+  c.downstream.test_sets = ()
+  c.downstream.widths = (8, 16, 32, 64)  # U-Net channels per level
+  c.downstream.batch_size = 8
+  c.downstream.num_steps = 1500
+  c.downstream.lr = 3e-3
+  c.downstream.warmup_steps = 100
+  c.downstream.weight_decay = 1e-4
+  c.downstream.checkpoint_every = 500
+  c.downstream.eval_every = 0        # > 0: also evaluate during training
+  c.downstream.eval_batch_size = 64
+  c.downstream.augment = ml_collections.ConfigDict()
+  c.downstream.augment.flip = True   # left/right classes swap
+  c.downstream.augment.zoom = 0.25
+  c.downstream.augment.shift = 0.1
+  c.downstream.augment.brightness = 0.1
+  c.downstream.augment.contrast = 0.2
+  c.downstream.augment.saturation = 0.2
+  c.downstream.augment.hue = 10.0    # degrees
   return c
 
 

@@ -80,7 +80,8 @@ REFERENCE = {
 }
 
 
-TOY_CONFIGS = {'tiny': 'faces', 'toy_swav': 'faces',
+# configs/downstream.py builds on configs/toy_swav.py by default.
+TOY_CONFIGS = {'tiny': 'faces', 'toy_swav': 'faces', 'downstream': 'faces',
                'toy_faces_fine': 'faces_fine',
                'toy_faces_glasses': 'faces_glasses', 'toy_cars': 'cars',
                'toy_cars_fine': 'cars_fine'}
@@ -104,6 +105,30 @@ def _architecture(name, config):
 def test_every_config_is_listed():
   assert set(ARCHITECTURES) | set(TOY_CONFIGS) | {'toy_generator'} == set(
       CONFIGS)
+
+
+@pytest.mark.parametrize('experiment', sorted(
+    set(CONFIGS) - {'downstream', 'toy_generator'}))
+def test_the_downstream_config_builds_on_every_experiment(experiment):
+  from configs import downstream  # pylint: disable=g-import-not-at-top
+  config = downstream.get_config(experiment)
+  base = importlib.import_module(f'configs.{experiment}').get_config()
+  assert config_lib.stages_of(config) == ('downstream',)
+  assert config.generator_dir == base.generator_dir
+  assert config.data.oneshot == base.data.oneshot
+  spec = str(base.generator_dir)
+  want = ((f'{spec}:rendered', f'{spec}:shifted')
+          if domains.is_spec(spec) else ())
+  assert tuple(config.downstream.test_sets) == want
+  for src in want:
+    assert domains.render_set_of(src)[0] is domains.domain_of(spec)
+
+
+def test_the_downstream_config_refuses_a_name_that_is_not_an_experiment():
+  from configs import downstream  # pylint: disable=g-import-not-at-top
+  for bad in ('downstream', '../x', 'a b'):
+    with pytest.raises(ValueError, match='name an experiment config'):
+      downstream.get_config(bad)
 
 
 @pytest.mark.parametrize('name', sorted(TOY_CONFIGS))

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.fast
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / 'stylegan_seg_jax'
 LAYERS = ('runtime', 'stylegan2', 'convert', 'domains', 'method', 'data',
-          'eval', 'stages', 'labeller', 'commands')
+          'eval', 'downstream', 'stages', 'labeller', 'commands')
 FORBIDDEN_ROOTS = {'configs', 'tests', 'benchmarks', 'torch', 'tensorflow',
                    'draggan'}
 

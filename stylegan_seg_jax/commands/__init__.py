@@ -6,6 +6,7 @@ r"""The command line: one `stylegan-seg` command with a subcommand per tool.
       --num_samples=N                                       # a dataset
   stylegan-seg label     serve|export|import|import_reference ...
   stylegan-seg report    --workdir=DIR [--workdir=DIR ...] [--out=DIR]
+  stylegan-seg predict   --workdir=DIR --images=DIR --out=DIR  # masks
   stylegan-seg convert   --src=CHECKPOINT --out=DIR         # a generator
   stylegan-seg toy       grid|testset|report ...
 
@@ -36,6 +37,7 @@ COMMANDS = {
     'label': 'label samples: serve (browser), export, import, '
              'import_reference',
     'report': 'mean and std of evaluations over several runs',
+    'predict': 'segment a folder of images with the downstream network',
     'convert': 'convert a StyleGAN2 checkpoint into a generator directory',
     'toy': 'the toy domains: list, grid, testset, report',
 }

@@ -16,6 +16,12 @@ self-supervised stage (`launch/toy_ablation.sh` makes them: `swav_run/` and
 `seed_*/`), and the table (DIR/ablation.md) has one row per variant: ours'
 scores over the seeds, their change from the first variant, and what the
 SwAV run did (loss, relative change of the projection, time per step).
+
+  stylegan-seg report --downstream --workdir=workdirs/toy_report/seed_0 ...
+
+With `--downstream` it summarises the downstream networks of each workdir
+(`WORKDIR/downstream/RUN/`, `launch/downstream_table.sh`): one row per
+training set, its test-set scores over the workdirs (DIR/downstream.md).
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ from __future__ import annotations
 from absl import flags
 
 from stylegan_seg_jax.commands import bootstrap
+from stylegan_seg_jax.runtime import errors
 from stylegan_seg_jax.runtime import files
 
 __all__ = ['run']
 
-USAGE = ('usage: stylegan-seg report --workdir=DIR [--workdir=DIR ...] '
-         '[--out=DIR]\n'
+USAGE = ('usage: stylegan-seg report [--downstream] --workdir=DIR '
+         '[--workdir=DIR ...] [--out=DIR]\n'
          '       stylegan-seg report --ablation --workdir=VARIANT_DIR '
          '[--workdir=VARIANT_DIR ...] [--out=DIR]')
 
@@ -38,6 +45,9 @@ _OUT = bootstrap.out_flag()
 _ABLATION = flags.DEFINE_bool(
     'ablation', False, 'Each --workdir is a variant directory of the SwAV '
     'stage (swav_run/ and seed_*/): one row per variant.')
+_DOWNSTREAM = flags.DEFINE_bool(
+    'downstream', False, 'Summarise the downstream networks of each '
+    '--workdir (WORKDIR/downstream/RUN/): one row per training set.')
 
 
 def main(argv: list[str]) -> None:
@@ -45,9 +55,15 @@ def main(argv: list[str]) -> None:
   del argv
   from stylegan_seg_jax.eval import summary  # pylint: disable=g-import-not-at-top
   workdirs = list(_WORKDIRS.value or ())
+  if _ABLATION.value and _DOWNSTREAM.value:
+    raise errors.UsageError('--ablation and --downstream are different '
+                            'reports: give one')
   if _ABLATION.value:
     text = summary.format_ablation(summary.load_ablation(workdirs))
     name = summary.ABLATION_FILE
+  elif _DOWNSTREAM.value:
+    text = summary.format_downstream(summary.load_downstream(workdirs))
+    name = summary.DOWNSTREAM_FILE
   else:
     runs = summary.load_runs(workdirs)
     text = summary.format_summary(summary.summarize(runs), runs)

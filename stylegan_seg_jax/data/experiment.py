@@ -39,9 +39,10 @@ from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import parallel
 from stylegan_seg_jax.runtime import pictures
 
-__all__ = ['TestSet', 'load_test_set', 'load_oneshot',
+__all__ = ['TestSet', 'ImageSet', 'load_test_set', 'load_oneshot',
            'load_oneshot_examples', 'example_files', 'domain_test_set_dir',
-           'build_domain_test_set', 'EXAMPLE_FILE']
+           'build_domain_test_set', 'build_render_set', 'render_set_dir',
+           'load_image_set', 'EXAMPLE_FILE']
 
 # The file name of a one-shot example inside a directory (`label import`).
 EXAMPLE_FILE = 'example.npz'
@@ -72,6 +73,59 @@ class TestSet:
   def __len__(self) -> int:
     """The number of samples."""
     return len(self.masks)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSet:
+  """Labelled images held in memory, whoever drew them.
+
+  What a downstream network trains on or is scored on (a
+  `downstream.input_pipeline.Source`). Construction checks the arrays.
+
+  Attributes:
+    images: [N, R, R, 3] uint8.
+    masks: [N, R, R] uint8 class ids.
+    class_names: name of each class id.
+    source: where the images came from, in words.
+  """
+
+  images: np.ndarray
+  masks: np.ndarray
+  class_names: tuple[str, ...]
+  source: str
+
+  def __post_init__(self):
+    """Checks shapes and class ids.
+
+    Raises:
+      ValueError: mismatched or malformed arrays, or an id out of range.
+    """
+    images, masks = np.asarray(self.images), np.asarray(self.masks)
+    if (images.ndim != 4 or images.shape[-1] != 3
+        or masks.shape != images.shape[:3]
+        or images.shape[1] != images.shape[2] or not len(images)):
+      raise ValueError(f'{self.source}: images {images.shape} and masks '
+                       f'{masks.shape} do not match')
+    if int(masks.max()) >= len(self.class_names):
+      raise ValueError(f'{self.source}: class id {int(masks.max())} out of '
+                       f'range for {len(self.class_names)} classes')
+    object.__setattr__(self, 'images', images.astype(np.uint8))
+    object.__setattr__(self, 'masks', masks.astype(np.uint8))
+    object.__setattr__(self, 'class_names', tuple(self.class_names))
+
+  @property
+  def resolution(self) -> int:
+    """Image size R."""
+    return int(self.images.shape[1])
+
+  def __len__(self) -> int:
+    """The number of images."""
+    return len(self.masks)
+
+  def batch(self, indices: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(images, masks) of `indices` (a sequence or an integer array)."""
+    idx = np.asarray(indices)
+    return self.images[idx], self.masks[idx]
 
 
 def build_domain_test_set(domain: domains.Domain,
@@ -113,6 +167,55 @@ def build_domain_test_set(domain: domains.Domain,
                            f'.standard_normal({domain.z_dim})'})
 
 
+def build_render_set(domain: domains.Domain, kind: str,
+                     data_dir: str | pathlib.Path) -> pathlib.Path:
+  """Writes a renderer-drawn test set ('rendered' or 'shifted') as TFDS.
+
+  Images the generator did not make: the renderer's own drawings of the
+  domain's held-out scenes (`domains.Domain.render_seed_list`), with their
+  exact masks; 'shifted' draws the same scenes outside the generator's
+  training distribution (`domains.Domain.shift_description`). `w` is not
+  defined for them (stored as one zero).
+
+  Returns:
+    The directory to pass to `tfds.builder_from_directory`.
+  """
+  seeds = domain.render_seed_list()
+  shifted = kind == 'shifted'
+  images, masks = domain.rendered(seeds, shifted=shifted)
+  z = domain.latents(seeds)
+  rows = [dict(seed=s, z=z[i], w=np.zeros(1, np.float32),
+               mask=masks[i].astype(np.uint8), image=images[i])
+          for i, s in enumerate(seeds)]
+  return labelled_set.write(
+      data_dir, f'{domain.test_set_name}_{kind}', {'test': rows},
+      resolution=domain.resolution, z_dim=domain.z_dim, w_shape=(1,),
+      class_names=domain.class_names,
+      metadata={'generator': f'none: drawn by the {domain.spec} renderer',
+                'truncation_psi': 1.0,
+                'shift': domain.shift_description() if shifted else 'none',
+                'seeds': ','.join(map(str, seeds)) if domain.requires
+                         else f'{seeds[0]}..{seeds[-1]}'})
+
+
+def _built_once(built: pathlib.Path, data_dir: pathlib.Path, what: str,
+                build: Any) -> pathlib.Path:
+  """`build(data_dir)` on process 0 unless `built` exists; others wait."""
+  if (built / 'dataset_info.json').is_file():
+    return built
+
+  def run() -> None:
+    if files.is_url(built):
+      # Written locally, uploaded with the file that marks it built last.
+      with tempfile.TemporaryDirectory(prefix='stylegan_seg_jax-') as local:
+        files.copy_tree(build(local), built, last=('dataset_info.json',))
+    else:
+      build(data_dir)
+
+  parallel.on_process_0(run, f'building {what} in {data_dir}')
+  return built
+
+
 def domain_test_set_dir(domain: domains.Domain,
                         workdir: str | pathlib.Path) -> pathlib.Path:
   """A domain's test set under the workdir, built if absent.
@@ -122,22 +225,58 @@ def domain_test_set_dir(domain: domains.Domain,
   data_dir = files.as_path(workdir) / 'data'
   built = (data_dir / 'labelled_samples' / domain.test_set_name /
            labelled_set.VERSION)
-  if not (built / 'dataset_info.json').is_file():
-    # Every process loads the generator: orbax's restore is collective.
-    gen = domain.load_generator()
+  if (built / 'dataset_info.json').is_file():
+    return built
+  # Every process loads the generator: orbax's restore is collective.
+  gen = domain.load_generator()
+  return _built_once(built, data_dir, f'the {domain.spec} test set',
+                     lambda d: build_domain_test_set(domain, d, gen))
 
-    def build() -> None:
-      if files.is_url(built):
-        # Written locally, uploaded with the file that marks it built last.
-        with tempfile.TemporaryDirectory(prefix='stylegan_seg_jax-') as local:
-          files.copy_tree(build_domain_test_set(domain, local, gen), built,
-                          last=('dataset_info.json',))
-      else:
-        build_domain_test_set(domain, data_dir, gen)
 
-    parallel.on_process_0(
-        build, f'building the {domain.spec} test set in {data_dir}')
-  return built
+def render_set_dir(spec: str, workdir: str | pathlib.Path) -> pathlib.Path:
+  """The renderer-drawn set 'toy:NAME:rendered|shifted', built if absent.
+
+  Raises:
+    domains.DomainError: a malformed spec or an unknown domain.
+  """
+  domain, kind = domains.render_set_of(spec)
+  data_dir = files.as_path(workdir) / 'data'
+  built = (data_dir / 'labelled_samples' / f'{domain.test_set_name}_{kind}'
+           / labelled_set.VERSION)
+  return _built_once(built, data_dir, f'the {spec} images',
+                     lambda d: build_render_set(domain, kind, d))
+
+
+def load_image_set(src: str, workdir: str | pathlib.Path,
+                   split: str = 'test') -> ImageSet:
+  """Labelled images: a renderer-drawn set spec or a labelled TFDS directory.
+
+  Args:
+    src: 'toy:NAME:rendered', 'toy:NAME:shifted', or a directory written
+      by `labelled_set.write` (with images).
+    workdir: where renderer-drawn sets are built (`WORKDIR/data/`).
+    split: the split of a directory.
+
+  Raises:
+    ValueError: no dataset there, no such split, or images missing.
+  """
+  directory = (render_set_dir(src, workdir) if domains.is_spec(src)
+               else files.as_path(src))
+  if not (directory / 'dataset_info.json').is_file():
+    raise ValueError(f'{src}: no TFDS dataset there (expected a directory '
+                     'with dataset_info.json)')
+  try:
+    source, names, _ = labelled_set.read(directory, split)
+  except (KeyError, ValueError) as e:
+    raise ValueError(f'{src}: no split {split!r} ({e})') from None
+  rows = [source[i] for i in range(len(source))]
+  if not rows:
+    raise ValueError(f'{src}: the {split} split is empty')
+  if 'image' not in rows[0]:
+    raise ValueError(f'{src}: the examples hold no images')
+  return ImageSet(images=np.stack([r['image'] for r in rows]),
+                  masks=np.stack([r['mask'] for r in rows]),
+                  class_names=tuple(names), source=str(directory))
 
 
 def _test_set_dir(src: str, workdir: str | pathlib.Path) -> pathlib.Path:

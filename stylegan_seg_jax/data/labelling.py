@@ -41,7 +41,7 @@ from stylegan_seg_jax.data import labelled_set
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import pictures
 
-__all__ = ['parse_class_names', 'render', 'export', 'read_mask',
+__all__ = ['parse_class_names', 'render', 'export', 'read_mask', 'open_png',
            'import_mask', 'EXPORT_FORMAT', 'EXPORT_FILES', 'Log']
 
 EXPORT_FORMAT = 'stylegan_seg_jax.label_export.v1'
@@ -216,28 +216,36 @@ _INDEX_MODES = ('L', 'P', '1', 'I', 'I;16', 'LA', 'PA')
 _COLOUR_MODES = ('RGB', 'RGBA')
 
 
-def _open_png(path: pathlib.Path) -> Image.Image:
-  """Opens a PNG mask lazily (header only); refuses anything else.
+def open_png(path: pathlib.Path, what: str = 'mask') -> Image.Image:
+  """Opens a PNG image lazily (header only); refuses anything else.
 
   A FIFO or device would block or never end, other formats can start
   external programs (EPS) or hide huge sizes: only regular PNG files are
   read, and Pillow's pixel-count guard stops absurd headers.
+
+  Args:
+    path: the file.
+    what: what the file is meant to be, for error messages ('mask').
+
+  Raises:
+    ValueError: not a regular, readable PNG file of a sane size.
   """
   try:
     info = os.stat(path)
   except OSError as e:
-    raise ValueError(f'{path}: cannot read the mask ({e.strerror})') from None
+    raise ValueError(f'{path}: cannot read the {what} ({e.strerror})'
+                     ) from None
   if not stat.S_ISREG(info.st_mode):
-    raise ValueError(f'{path}: the mask is not a regular file')
+    raise ValueError(f'{path}: the {what} is not a regular file')
   try:
     with warnings.catch_warnings():
       warnings.simplefilter('error', Image.DecompressionBombWarning)
       return Image.open(path, formats=['PNG'])
   except (Image.DecompressionBombError, Image.DecompressionBombWarning):
     raise ValueError(f'{path}: the PNG header claims an image too large to '
-                     'be a mask') from None
+                     f'be a {what}') from None
   except Image.UnidentifiedImageError:
-    raise ValueError(f'{path}: not a PNG image (masks are PNG files)'
+    raise ValueError(f'{path}: not a PNG image ({what}s are PNG files)'
                      ) from None
 
 
@@ -261,7 +269,7 @@ def read_mask(path: str | os.PathLike[str], class_names: Sequence[str],
       a class index out of range.
   """
   path = pathlib.Path(path)
-  with _open_png(path) as img:
+  with open_png(path) as img:
     mode, size = img.mode, img.size
     if size != (resolution, resolution):
       raise ValueError(f'{path}: mask is {size[0]}x{size[1]}, the image is '
@@ -333,7 +341,7 @@ def import_mask(export_dir: str | os.PathLike[str],
   palette_path = pathlib.Path(palette) if palette else (
       export_dir / 'palette.json')
   pal = None
-  with _open_png(pathlib.Path(mask)) as img:
+  with open_png(pathlib.Path(mask)) as img:
     if img.mode in _COLOUR_MODES:
       pal = _read_palette(palette_path, names)
   ids = read_mask(mask, names, arrays['image'].shape[0], pal)

@@ -7,7 +7,8 @@ small StyleGAN2 trained so that G(z) ~= render(f(z)), and a label set. Every
 sample then has an exact part mask, with no annotator.
 
 * `registry`: the `Domain` record, the registry (`get`, `names`,
-  `register`) and the config vocabulary ('toy:NAME', 'toy:NAME:seed:N').
+  `register`) and the config vocabulary ('toy:NAME', 'toy:NAME:seed:N',
+  'toy:NAME:rendered', 'toy:NAME:shifted').
 * `drawing`: the primitives the renderers share (SDF shapes, compositing,
   noise).
 * `fidelity`: PSNR and per-class fidelity of a generator, sample grids.
@@ -27,6 +28,7 @@ sample then has an exact part mask, with no annotator.
 """
 
 from stylegan_seg_jax.domains.registry import PREFIX
+from stylegan_seg_jax.domains.registry import RENDER_SETS
 from stylegan_seg_jax.domains.registry import Domain
 from stylegan_seg_jax.domains.registry import DomainError
 from stylegan_seg_jax.domains.registry import canonical
@@ -37,7 +39,8 @@ from stylegan_seg_jax.domains.registry import is_spec
 from stylegan_seg_jax.domains.registry import names
 from stylegan_seg_jax.domains.registry import oneshot_seed_of
 from stylegan_seg_jax.domains.registry import register
+from stylegan_seg_jax.domains.registry import render_set_of
 
 __all__ = ['canonical', 'default', 'Domain', 'DomainError', 'domain_of',
            'get', 'is_spec', 'names', 'oneshot_seed_of', 'PREFIX',
-           'register']
+           'register', 'render_set_of', 'RENDER_SETS']

@@ -14,7 +14,11 @@ Configs and flags name a domain with one vocabulary:
 * `data.test_set='toy:NAME'`: its labelled test set (built under the
   workdir on first use);
 * `data.oneshot='toy:NAME:seed:N'`: the exact ground truth of its one-shot
-  seed N.
+  seed N;
+* `'toy:NAME:rendered'` and `'toy:NAME:shifted'`: images drawn by the
+  renderer itself, not by the generator (`Domain.rendered`), for held-out
+  scenes, as they are and shifted outside the generator's training
+  distribution (`downstream.train_set` and `downstream.test_sets`).
 
 The spellings of release 0.3 (`'toy'`, `'toy_seed:N'`) still work for one
 release, meaning the default domain (the one registered with
@@ -31,6 +35,7 @@ from collections.abc import Callable, Sequence
 import dataclasses
 import functools
 import importlib
+import math
 import pathlib
 import pkgutil
 import types
@@ -46,10 +51,12 @@ from stylegan_seg_jax.runtime import pictures
 
 __all__ = ['Domain', 'register', 'get', 'names', 'default', 'PREFIX',
            'is_spec', 'canonical', 'domain_of', 'oneshot_seed_of',
-           'DomainError']
+           'render_set_of', 'RENDER_SETS', 'DomainError']
 
 # The prefix of every domain spec: 'toy:NAME', 'toy:NAME:seed:N'.
 PREFIX = 'toy'
+# The image sets drawn by a domain's renderer: 'toy:NAME:<set>'.
+RENDER_SETS = ('rendered', 'shifted')
 _REGISTRY: dict[str, Domain] = {}
 _LOADED: list[bool] = []
 
@@ -85,6 +92,15 @@ class Domain:
     test_seeds: the seed range the labelled test set is drawn from.
     num_test: test samples (the first that show `requires`).
     eval_seeds: held-out seeds of the generator's fidelity report.
+    render_seeds: scenes of the renderer-drawn test sets
+      ('toy:NAME:rendered' and, the same scenes shifted, 'toy:NAME:shifted';
+      the first `num_test` that show `requires`).
+    render_train_seeds: scenes of the renderer-drawn training images (what
+      a network trained on exact data sees, `train_rendered`).
+    shift: scene parameters the shifted set draws outside their trained
+      range: (name, lo, hi), the parameter's scene value u in [0, 1]
+      replaced by lo + (hi - lo) * u (the trained range is lo=0, hi=1).
+    hue_shift: degrees every shifted image's hues are rotated by (YIQ).
     colour_tolerance: a generated pixel "stays near" the rendered one when
       every channel is within this distance (images in [0, 1]).
     default: the domain of the quickstart, of commands given no domain and
@@ -102,6 +118,10 @@ class Domain:
   test_seeds: range = range(1_000_000, 1_100_000)
   num_test: int = 256
   eval_seeds: range = range(2_000_000, 2_000_256)
+  render_seeds: range = range(3_000_000, 3_100_000)
+  render_train_seeds: range = range(4_000_000, 5_000_000)
+  shift: tuple[tuple[str, float, float], ...] = ()
+  hue_shift: float = 90.0
   colour_tolerance: float = 0.1
   default: bool = False
 
@@ -120,6 +140,10 @@ class Domain:
     missing = [c for c in self.requires if c not in self.class_names]
     if missing:
       raise ValueError(f'domain {self.name!r}: requires unknown {missing}')
+    unknown = [p for p, _, _ in self.shift if p not in self.renderer.PARAMS]
+    if unknown:
+      raise ValueError(f'domain {self.name!r}: shift names unknown scene '
+                       f'parameters {unknown}')
 
   @property
   def spec(self) -> str:
@@ -165,6 +189,51 @@ class Domain:
     if self.label_lookup is None:
       return masks
     return np.asarray(self.label_lookup, np.int32)[masks]
+
+  def rendered(self, seeds: Sequence[int], *, shifted: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Images drawn by the renderer (not the generator), with exact masks.
+
+    Args:
+      seeds: scene seeds (`latents`).
+      shifted: draw the scenes shifted outside the generator's training
+        distribution: the `shift` parameters extrapolated and the hues
+        rotated by `hue_shift` degrees (`shift_description`).
+
+    Returns:
+      (images [N, R, R, 3] uint8, masks [N, R, R] int32 ids of
+      `class_names`).
+    """
+    images, masks = [], []
+    for i in range(0, len(seeds), 64):
+      scene = self.renderer.scene_from_latent(
+          jnp.asarray(self.latents(seeds[i:i + 64])))
+      if shifted:
+        for name, lo, hi in self.shift:
+          k = list(self.renderer.PARAMS).index(name)
+          scene = scene.at[:, k].set(lo + (hi - lo) * scene[:, k])
+      img, mask = _render_scene_jit(self.renderer)(scene)
+      if shifted:
+        img = rotate_hue(img, self.hue_shift)
+      images.append(pictures.to_uint8(np.asarray(img), (0.0, 1.0)))
+      masks.append(np.asarray(mask))
+    masks_all = np.concatenate(masks)
+    if self.label_lookup is not None:
+      masks_all = np.asarray(self.label_lookup, np.int32)[masks_all]
+    return np.concatenate(images), masks_all
+
+  def shift_description(self) -> str:
+    """What the shifted set changes, in words."""
+    parts = [f'hues rotated by {self.hue_shift:g} degrees']
+    for name, lo, hi in self.shift:
+      a, b = self.renderer.PARAMS[name]
+      parts.append(f'{name} over [{a + (b - a) * lo:.3g}, '
+                   f'{a + (b - a) * hi:.3g}] (trained [{a:.3g}, {b:.3g}])')
+    return '; '.join(parts)
+
+  def render_seed_list(self) -> list[int]:
+    """The rendered test scenes: the first `num_test` that show `requires`."""
+    return _filtered(self, 'render', self.num_test)
 
   def load_generator(self, resolution: int | None = None
                      ) -> stylegan2.Generator:
@@ -223,8 +292,26 @@ def _render_jit(renderer: types.ModuleType) -> Callable[[jax.Array], tuple]:
 
 
 @functools.cache
+def _render_scene_jit(renderer: types.ModuleType
+                      ) -> Callable[[jax.Array], tuple]:
+  return jax.jit(renderer.render)
+
+
+def rotate_hue(images: ArrayLike, degrees: float) -> jax.Array:
+  """RGB images [..., 3] in [0, 1] with hues rotated (YIQ), clipped."""
+  to_yiq = jnp.asarray([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
+                        [0.211, -0.523, 0.312]], jnp.float32)
+  a = math.radians(degrees)
+  rot = jnp.asarray([[1.0, 0.0, 0.0], [0.0, math.cos(a), -math.sin(a)],
+                     [0.0, math.sin(a), math.cos(a)]], jnp.float32)
+  m = jnp.linalg.inv(to_yiq) @ rot @ to_yiq
+  return jnp.clip(jnp.asarray(images, jnp.float32) @ m.T, 0.0, 1.0)
+
+
+@functools.cache
 def _filtered_cached(domain: Domain, which: str, count: int) -> tuple[int, ...]:
-  seeds = domain.test_seeds if which == 'test' else domain.oneshot_seeds
+  seeds = {'test': domain.test_seeds, 'oneshot': domain.oneshot_seeds,
+           'render': domain.render_seeds}[which]
   if not domain.requires:
     if count > len(seeds):
       raise DomainError(f'{domain.spec}: only {len(seeds)} {which} seeds')
@@ -347,6 +434,20 @@ def domain_of(spec: object) -> Domain:
     raise DomainError(f'{_short(text)} is not a domain spec '
                       f"('{PREFIX}:NAME', NAME one of {', '.join(names())})")
   return get(name)
+
+
+def render_set_of(spec: object) -> tuple[Domain, str]:
+  """(domain, set) of a renderer-drawn set spec 'toy:NAME:rendered|shifted'.
+
+  Raises:
+    DomainError: a malformed spec or an unknown domain.
+  """
+  parts = str(spec).split(':')
+  if len(parts) != 3 or parts[0] != PREFIX or parts[2] not in RENDER_SETS:
+    raise DomainError(f'{_short(str(spec))} is not a rendered-image set '
+                      f"('{PREFIX}:NAME:SET', SET one of "
+                      f"{', '.join(RENDER_SETS)})")
+  return get(parts[1]), parts[2]
 
 
 def oneshot_seed_of(spec: object) -> tuple[Domain, int]:

@@ -12,6 +12,11 @@ stage instead: each variant directory holds the SwAV run
 (`seed_*/eval/metrics.json`); a row gives one method's scores over the
 seeds next to what the SwAV run did (loss, how far the projection moved,
 time).
+
+`load_downstream` / `format_downstream` summarise downstream networks
+(`stages.downstream`) over the one-shot seeds: a row per training set (the
+one labelled image, each method's generated dataset, renderer images), a
+column per test set and metric.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from stylegan_seg_jax.eval import evaluator
 from stylegan_seg_jax.runtime import files
 
 __all__ = ['load_runs', 'summarize', 'format_summary', 'REPORT_FILE',
-           'ABLATION_FILE', 'Variant', 'load_ablation', 'format_ablation']
+           'ABLATION_FILE', 'Variant', 'load_ablation', 'format_ablation',
+           'DOWNSTREAM_FILE', 'load_downstream', 'format_downstream']
 
 # The files `stylegan-seg report --out=DIR` writes.
 REPORT_FILE = 'report.md'
@@ -216,4 +222,82 @@ def format_ablation(variants: Sequence[Variant], method: str = 'ours'
   lines += ['', f'mean ± sample std over {len(variants[0].runs)} one-shot '
             f'examples ({choices}); {variants[0].runs[0]["num_test"]} test '
             'images.']
+  return '\n'.join(lines) + '\n'
+
+
+# The file `stylegan-seg report --downstream --out=DIR` writes.
+DOWNSTREAM_FILE = 'downstream.md'
+# Downstream metrics in the table, per test set.
+_DOWNSTREAM_METRICS = ('miou_per_image', 'normalized_wiou')
+
+
+def _downstream_label(name: str) -> tuple[tuple[int, int, float, str], str]:
+  """(sort key, row label) of a downstream run directory's name.
+
+  Names: 'oneshot' (the one labelled image), 'rendered_nN' (N renderer
+  images), 'METHOD_nN_dropF' (N samples of METHOD's dataset, the F most
+  uncertain dropped).
+  """
+  if name == 'oneshot':
+    return (0, 0, 0.0, ''), 'the one labelled image (floor)'
+  parts = name.split('_')
+  try:
+    if parts[0] == 'rendered' and len(parts) == 2:
+      n = int(parts[1][1:])
+      return (2, n, 0.0, ''), f'{n} renderer images (ceiling)'
+    drop = float(parts[-1][len('drop'):])
+    n = int(parts[-2][1:])
+    method = '_'.join(parts[:-2])
+  except (ValueError, IndexError):
+    return (3, 0, 0.0, name), name
+  dropped = f', {drop:.0%} most uncertain dropped' if drop else ''
+  return (1, n, drop, method), f'{method}, N = {n}{dropped}'
+
+
+def load_downstream(workdirs: Sequence[str | pathlib.Path]
+                    ) -> dict[str, list[dict[str, Any]]]:
+  """{run name: downstream eval payload of each workdir that has it}.
+
+  Each workdir holds `downstream/RUN/downstream/eval/metrics.json` per run
+  (`launch/downstream_table.sh`).
+
+  Raises:
+    ValueError: a workdir without downstream runs.
+  """
+  out: dict[str, list[dict[str, Any]]] = {}
+  for w in workdirs:
+    root = files.as_path(w) / 'downstream'
+    found = sorted(root.glob(f'*/downstream/eval/{evaluator.METRICS_FILE}'))
+    if not found:
+      raise ValueError(f'{root}: no downstream runs with evaluations')
+    for path in found:
+      out.setdefault(path.parents[2].name, []).append(
+          json.loads(path.read_text()))
+  return out
+
+
+def format_downstream(runs: dict[str, list[dict[str, Any]]]) -> str:
+  """Markdown: a row per training set, `mean ± std` per test set and metric."""
+  sets = sorted({s for payloads in runs.values() for p in payloads
+                 for s in p['sets']},
+                key=lambda s: (s != 'rendered', s != 'shifted', s))
+  cols = [(s, m) for s in sets for m in _DOWNSTREAM_METRICS]
+  lines = ['| trained on | runs | ' + ' | '.join(f'{s}: {m}'
+                                                 for s, m in cols) + ' |',
+           '|---|---' + '|---' * len(cols) + '|']
+  for name in sorted(runs, key=lambda n: _downstream_label(n)[0]):
+    payloads = runs[name]
+    cells = []
+    for s, m in cols:
+      values = [float(p['sets'][s]['metrics'][m]) for p in payloads
+                if s in p['sets'] and p['sets'][s]['metrics'].get(m)
+                is not None]
+      if not values:
+        cells.append('n/a')
+        continue
+      std = statistics.stdev(values) if len(values) > 1 else 0.0
+      cells.append(f'{statistics.fmean(values):.3f} ± {std:.3f}')
+    lines.append(f'| {_downstream_label(name)[1]} | {len(payloads)} | '
+                 + ' | '.join(cells) + ' |')
+  lines += ['', 'mean ± sample std over the runs (one per one-shot seed).']
   return '\n'.join(lines) + '\n'

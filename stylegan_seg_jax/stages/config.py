@@ -38,11 +38,12 @@ from stylegan_seg_jax.stylegan2 import storage as generator_storage
 __all__ = ['ConfigError', 'STAGES', 'stages_of', 'methods_of',
            'load_generator', 'load_generator_dir', 'record_config',
            'stage_settings', 'check_stage_dir', 'prepare_stage_dir',
-           'check_inputs', 'sample_psi', 'CONFIG_FILE',
+           'check_inputs', 'sample_psi', 'names_of', 'CONFIG_FILE',
            'SETTINGS_FILE']
 
 # Stages in the order they run when several are given.
-STAGES = ('toy_generator', 'swav', 'simclr', 'oneshot')
+STAGES = ('toy_generator', 'swav', 'simclr', 'oneshot',
+          'downstream')
 # The config a run was started with, in the workdir.
 CONFIG_FILE = 'config.json'
 # The settings a stage was trained with, in its directory.
@@ -60,7 +61,12 @@ _STAGE_SECTIONS = {
     # Every one-shot method; `_METHOD_SECTIONS` adds the method's own.
     'oneshot': ('generator_dir', 'resolution', 'seed', 'oneshot',
                 'data.oneshot'),
+    'downstream': ('seed', 'downstream'),
 }
+# What the downstream network's training images depend on when they are
+# the config's labelled example(s).
+_DOWNSTREAM_ONESHOT = ('generator_dir', 'resolution', 'data.oneshot',
+                       'views.psi', 'generate.psi')
 # What each one-shot method's input and head depend on, beyond the common
 # settings: the trained stage it reads (whose length then counts too: a
 # longer SwAV run gives 'ours' another input) or the baseline's settings.
@@ -87,6 +93,8 @@ _FREE_FIELDS = frozenset({
     'oneshot.num_steps', 'oneshot.checkpoint_every', 'oneshot.eval_every',
     'toy_generator.num_steps', 'toy_generator.eval_every',
     'toy_generator.eval_samples', 'toy_generator.checkpoint_every',
+    'downstream.test_sets', 'downstream.checkpoint_every',
+    'downstream.eval_every', 'downstream.eval_batch_size',
 })
 
 
@@ -94,7 +102,7 @@ class ConfigError(errors.UserError, ValueError):
   """The config cannot run (missing generator, bad layers, bad batch, ...)."""
 
 
-def _names(value: Any) -> list[str]:
+def names_of(value: Any) -> list[str]:
   """Names of a tuple field; 'a,b' strings (command-line form) are split."""
   items: Iterable[str] = (value,) if isinstance(value, str) else value
   return [s.strip() for item in items for s in str(item).split(',')
@@ -111,7 +119,7 @@ def methods_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
     ConfigError: an unknown or missing method.
   """
   value = config.oneshot.methods
-  names = _names(value)
+  names = names_of(value)
   unknown = [m for m in names if m not in segmenters.METHODS]
   if unknown or not names:
     raise ConfigError(f'unknown method(s) {unknown or names!r} in '
@@ -135,7 +143,7 @@ def stages_of(config: ml_collections.ConfigDict, *,
     ConfigError: an unknown or missing stage, or an unknown method.
   """
   value = config.stage
-  names = _names(value)
+  names = names_of(value)
   unknown = [s for s in names if s not in STAGES]
   if unknown or not names:
     raise ConfigError(f'unknown stage(s) {unknown or names!r} in '
@@ -180,8 +188,9 @@ def check_inputs(config: ml_collections.ConfigDict) -> list[str]:
   """Checks that the inputs a config names exist, without reading them.
 
   The generator directory (unless a domain), `data.oneshot` when a path
-  (a file, or a directory with `example.npz`) and `data.test_set` when it
-  is a directory; local paths or gs:// URLs.
+  (a file, or a directory with `example.npz`), `data.test_set` when it
+  is a directory, and for the downstream stage its training and test
+  datasets when they are directories; local paths or gs:// URLs.
 
   Returns:
     The paths checked.
@@ -200,6 +209,14 @@ def check_inputs(config: ml_collections.ConfigDict) -> list[str]:
   test_set = str(config.data.test_set or '')
   if test_set and not domains.is_spec(test_set):
     wanted.append(('data.test_set', test_set, 'dataset_info.json'))
+  if 'downstream' in stages_of(config, dependencies=False):
+    train_set = str(config.downstream.train_set or '')
+    if train_set and train_set != 'oneshot' and not domains.is_spec(
+        train_set):
+      wanted.append(('downstream.train_set', train_set, 'dataset_info.json'))
+    for src in names_of(config.downstream.test_sets):
+      if not domains.is_spec(src):
+        wanted.append(('downstream.test_sets', src, 'dataset_info.json'))
   checked = []
   for field, path, inside in wanted:
     if field == 'data.oneshot' and not path.endswith('.npz'):
@@ -269,6 +286,8 @@ def stage_settings(config: ml_collections.ConfigDict, stage: str,
     wanted += _METHOD_SECTIONS[method]
     if str(config.data.oneshot).startswith(('index:', 'seed:')):
       wanted += ('data.test_set',)  # the example is read from it
+  if stage == 'downstream' and config.downstream.train_set == 'oneshot':
+    wanted += _DOWNSTREAM_ONESHOT
   if config.optim.schedule != 'constant' and (
       stage == 'swav' or method == 'ours'):
     wanted += ('num_steps',)  # the schedule's length

@@ -3,7 +3,8 @@
     result = runner.train_and_evaluate(config, workdir)
 
 The workdir is the only state: `config.json`, then one directory per stage
-(`toy_generator/`, `swav/`, `simclr/`, `oneshot/<method>/`) with orbax
+(`toy_generator/`, `swav/`, `simclr/`, `oneshot/<method>/`, `downstream/`)
+with orbax
 checkpoints (a rerun of the same command resumes from the newest checkpoint
 of each stage), TensorBoard events and `metrics.jsonl`. A non-finite loss
 or gradient stops the run before anything is saved, so the last checkpoint
@@ -21,6 +22,7 @@ import numpy as np
 
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.stages import config as config_lib
+from stylegan_seg_jax.stages import downstream
 from stylegan_seg_jax.stages import oneshot
 from stylegan_seg_jax.stages import simclr
 from stylegan_seg_jax.stages import swav
@@ -38,8 +40,8 @@ def _stage_dirs(config: ml_collections.ConfigDict, workdir: str,
   if stage == 'oneshot':
     return [(oneshot.method_dir(root, m), m)
             for m in config_lib.methods_of(config)]
-  return [(root / {'swav': swav.STAGE_DIR,
-                   'simclr': simclr.STAGE_DIR}[stage], None)]
+  return [(root / {'swav': swav.STAGE_DIR, 'simclr': simclr.STAGE_DIR,
+                   'downstream': downstream.STAGE_DIR}[stage], None)]
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
@@ -59,8 +61,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
 
   Returns:
     The last stage's result: {'step', 'metrics' (last logged)}, plus
-    'state' (host copy) for the SwAV and SimCLR stages and 'fidelity' for
-    the toy generator.
+    'state' (host copy) for the SwAV and SimCLR stages, 'fidelity' for
+    the toy generator and 'network_dir' for the downstream network.
 
   Raises:
     config_lib.ConfigError: an invalid config, a stage trained with other
@@ -93,6 +95,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       config_lib.prepare_stage_dir(config, stage, stage_dir, restart=again)
       result = generator_training.train(config, workdir)
       continue
+    if stage == 'downstream':
+      result = downstream.train(config, workdir, restart=again)
+      continue
     gen = gen or config_lib.load_generator(config)
     if stage == 'swav':
       result = swav.train(config, workdir, gen, restart=again)
@@ -115,4 +120,6 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
   if 'fidelity' in result:
     out['psnr_db'] = result['fidelity']['psnr_db']
     out['generator_dir'] = result['generator_dir']
+  if 'network_dir' in result:
+    out['network_dir'] = result['network_dir']
   return out

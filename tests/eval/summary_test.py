@@ -104,3 +104,40 @@ def test_ablation_compares_like_with_like(tmp_path):
   (empty / 'swav_run' / 'swav' / 'metrics.jsonl').write_text('')
   with pytest.raises(ValueError, match='metrics.jsonl is empty'):
     summary.load_ablation([empty])
+
+
+def _downstream_run(workdir, run, sets):
+  eval_dir = workdir / 'downstream' / run / 'downstream' / 'eval'
+  eval_dir.mkdir(parents=True)
+  (eval_dir / 'metrics.json').write_text(json.dumps(
+      {'train_set': run, 'sets': {
+          name: {'source': name, 'metrics': {'miou_per_image': v,
+                                             'normalized_wiou': v / 2}}
+          for name, v in sets.items()}}))
+
+
+def test_downstream_rows_in_order_with_mean_and_sample_std(tmp_path):
+  s0, s1 = tmp_path / 'seed_0', tmp_path / 'seed_1'
+  for w, offset in ((s0, 0.0), (s1, 0.2)):
+    _downstream_run(w, 'ours_n1000_drop0.1', {'rendered': 0.5 + offset,
+                                              'shifted': 0.3})
+    _downstream_run(w, 'ours_n1000_drop0', {'rendered': 0.4 + offset,
+                                            'shifted': 0.2})
+    _downstream_run(w, 'rendered_n1000', {'rendered': 0.9, 'shifted': 0.8})
+    _downstream_run(w, 'oneshot', {'rendered': 0.1, 'shifted': 0.0})
+  text = summary.format_downstream(summary.load_downstream([s0, s1]))
+  rows = [line for line in text.splitlines() if line.startswith('| ')]
+  assert rows[0].startswith('| trained on | runs | rendered: miou_per_image '
+                            '| rendered: normalized_wiou | shifted: ')
+  assert [r.split(' | ')[0] for r in rows[1:]] == [
+      '| the one labelled image (floor)', '| ours, N = 1000',
+      '| ours, N = 1000, 10% most uncertain dropped',
+      '| 1000 renderer images (ceiling)']
+  # rendered mIoU 0.4 and 0.6: mean 0.5, sample std 0.1414.
+  assert rows[2].startswith(
+      '| ours, N = 1000 | 2 | 0.500 ± 0.141 | 0.250 ± 0.071 | 0.200 ± 0.000')
+
+
+def test_a_workdir_without_downstream_runs_is_named(tmp_path):
+  with pytest.raises(ValueError, match='no downstream runs'):
+    summary.load_downstream([tmp_path])

@@ -21,14 +21,17 @@ __all__ = ['COARSE', 'FINE', 'render']
 _GENERATOR = pathlib.Path(__file__).parent / 'assets' / 'generator'
 
 _NAMES, _LOOKUP = render.LABEL_SETS['coarse']
+# The shifted rendered set: seen from 30 to 55 degrees above the horizon
+# (trained 5 to 30).
+_SHIFT = (('pitch', 1.0, 2.0),)
 COARSE = registry.register(registry.Domain(
     name='cars',
     description='procedural 3-D cars all round, 128 px, the reference\'s 8 '
                 'car classes',
     renderer=render, generator_dir=_GENERATOR, class_names=tuple(_NAMES),
-    label_lookup=tuple(int(k) for k in _LOOKUP)))
+    label_lookup=tuple(int(k) for k in _LOOKUP), shift=_SHIFT))
 
 FINE = registry.register(registry.Domain(
     name='cars_fine',
     description='procedural 3-D cars all round, 128 px, 19 fine parts',
-    renderer=render, generator_dir=_GENERATOR))
+    renderer=render, generator_dir=_GENERATOR, shift=_SHIFT))

@@ -19,4 +19,6 @@ DOMAIN = registry.register(registry.Domain(
     renderer=render,
     generator_dir=pathlib.Path(__file__).parent / 'assets' / 'generator',
     test_seeds=range(1_000_000, 1_000_256),
+    # The shifted rendered set: head roll up to +-24 degrees (trained +-8).
+    shift=(('rotation', -1.0, 2.0),),
     default=True))

@@ -21,14 +21,18 @@ __all__ = ['FINE', 'GLASSES', 'render']
 
 _GENERATOR = pathlib.Path(__file__).parent / 'assets' / 'generator'
 
+# The shifted rendered set: head roll up to +-30 degrees (trained +-10).
+_SHIFT = (('roll', -1.0, 2.0),)
+
 FINE = registry.register(registry.Domain(
     name='faces_fine',
     description='procedural faces with fine parts, 128 px, 21 classes',
-    renderer=render, generator_dir=_GENERATOR))
+    renderer=render, generator_dir=_GENERATOR, shift=_SHIFT))
 
 _NAMES, _LOOKUP = render.LABEL_SETS['glasses']
 GLASSES = registry.register(registry.Domain(
     name='faces_glasses',
     description='the glasses of the fine faces (a rare part), 128 px',
     renderer=render, generator_dir=_GENERATOR, class_names=tuple(_NAMES),
-    label_lookup=tuple(int(k) for k in _LOOKUP), requires=('glasses',)))
+    label_lookup=tuple(int(k) for k in _LOOKUP), requires=('glasses',),
+    shift=_SHIFT))
