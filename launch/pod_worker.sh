@@ -1,52 +1,93 @@
 #!/usr/bin/env bash
-# What launch/tpu_pod.sh runs on each worker of a pod, through gcloud ssh:
+# What launch/tpu_pod.sh runs on each worker of a pod, through gcloud ssh,
+# in the checkout it copied to ~/stylegan_seg_jax:
 #
-#   bash launch/pod_worker.sh setup              # before any worker starts
-#   bash launch/pod_worker.sh run COMMAND [flags] # the tool, multi-host
+#   bash launch/pod_worker.sh setup        # Python, .venv; stops an old run
+#   bash launch/pod_worker.sh start RUN_ID WORKER COMMAND [flags]
+#   bash launch/pod_worker.sh state        # one line: this worker's run
+#   bash launch/pod_worker.sh log [LINES]  # the end of this worker's log
+#   bash launch/pod_worker.sh stop         # stops the run it started
+#   bash launch/pod_worker.sh find-python  # the interpreter setup would use
 #
 # setup: stops the run this launcher started here before (the pid in
 # .run.pid, checked to be one of ours), removes the libtpu lockfile, finds
-# Python >= 3.11 (PYTHON, python3.11, ..., python3), else installs it
-# (apt-get python3.11, else uv's managed Python), creates .venv with the
-# pinned requirements and, with ACCELERATOR=tpu (the default), jax[tpu] of
-# the pinned jax version. Fails with one line when it cannot.
-# run: records its pid in .run.pid and becomes
-# `.venv/bin/python -m stylegan_seg_jax COMMAND` with distributed init on.
+# a released CPython >= 3.11 (PYTHON, python3.11, ..., python3; a release
+# candidate such as Ubuntu 22.04's apt python3.11 3.11.0~rc1 is skipped),
+# else installs one with uv (a standalone CPython build), creates .venv
+# with the pinned requirements and, with ACCELERATOR=tpu (the default),
+# jax[tpu] of the pinned jax version. Fails with one line when it cannot.
+#
+# start: runs `.venv/bin/python -m stylegan_seg_jax COMMAND` with
+# distributed init on, detached from the ssh session (setsid, nohup): a
+# dropped connection or a closed laptop does not end it. Its output is
+# appended to logs/run.log, its pid is in .run.pid and its exit status goes
+# to .run.exit when it ends. Idempotent per RUN_ID: gcloud retries a
+# command whose ssh exits 255, and a retried start of a run that already
+# started here (running or ended) starts nothing.
+#
+# state: `worker=I run=RUN_ID state=running pid=P`, `... state=exited
+# code=N` or `worker=? run=none state=none`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PID_FILE=.run.pid
+RUN_FILE=.run.id
+EXIT_FILE=.run.exit
+WORKER_FILE=.run.worker
+SUPERVISOR_FILE=.run.supervisor
+LOG=logs/run.log
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-stop_previous() {
-  [ -f "$PID_FILE" ] || return 0
+# live FILE WORD: the pid recorded in FILE if that process still runs and
+# its command line has WORD (a recycled pid is not ours).
+live() {
+  [ -f "$1" ] || return 1
   local pid
-  pid=$(cat "$PID_FILE")
-  if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null \
+  pid=$(cat "$1")
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null \
       && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null \
-         | grep -q 'stylegan_seg_jax'; then
+         | grep -q "$2" && echo "$pid"
+}
+# The tool this launcher started here, and the process that supervises it.
+live_pid() { live "$PID_FILE" stylegan_seg_jax; }
+live_supervisor() { live "$SUPERVISOR_FILE" 'pod_worker.sh supervise'; }
+
+terminate() {
+  as_root kill "$1" 2>/dev/null || true
+  for _ in $(seq 50); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.2
+  done
+  as_root kill -9 "$1" 2>/dev/null || true
+}
+
+stop_previous() {
+  local pid
+  if pid=$(live_pid); then
     echo "stopping the previous run (pid $pid)"
-    as_root kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      as_root kill -9 "$pid" 2>/dev/null || true
-    fi
+    terminate "$pid"  # its supervisor records the exit status
+  elif pid=$(live_supervisor); then
+    echo "stopping the previous run before its start (pid $pid)"
+    terminate "$pid"
+    [ -f "$EXIT_FILE" ] || echo 143 > "$EXIT_FILE"
   fi
   rm -f "$PID_FILE"
+}
+
+# A released CPython >= 3.11 with venv and ensurepip.
+python_ok() {
+  "$1" -c 'import sys, ensurepip, venv
+v = sys.version_info
+sys.exit(v < (3, 11) or v.releaselevel != "final")' 2> /dev/null
 }
 
 find_python() {
   local cand
   for cand in "${PYTHON:-}" python3.11 python3.12 python3.13 python3; do
     [ -n "$cand" ] || continue
-    if command -v "$cand" > /dev/null 2>&1 && "$cand" -c \
-        'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' \
-        2> /dev/null; then
+    if command -v "$cand" > /dev/null 2>&1 && python_ok "$cand"; then
       command -v "$cand"
       return 0
     fi
@@ -57,24 +98,21 @@ find_python() {
 setup() {
   stop_previous
   as_root rm -f /tmp/libtpu_lockfile
-  local py=""
+  local py="" uv="$HOME/.local/bin/uv"
   py=$(find_python) || py=""
-  if [ -z "$py" ] && command -v apt-get > /dev/null 2>&1; then
-    echo "installing python3.11 with apt-get"
-    as_root apt-get update -qq > /dev/null 2>&1 || true
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        python3.11 python3.11-venv > /dev/null 2>&1 || true
-    py=$(find_python) || py=""
-  fi
   if [ -z "$py" ]; then
-    echo "installing a managed Python 3.11 with uv"
-    if python3 -m pip install -q --user uv > /dev/null 2>&1 \
-        && "$HOME/.local/bin/uv" python install 3.11 > /dev/null 2>&1; then
-      py=$("$HOME/.local/bin/uv" python find 3.11)
+    # Ubuntu 22.04 TPU images ship 3.10 and an apt python3.11 that is a
+    # release candidate: take a standalone CPython build through uv.
+    echo "installing CPython 3.11 with uv"
+    if { command -v uv > /dev/null 2>&1 && uv=$(command -v uv); } \
+        || python3 -m pip install -q --user uv > /dev/null 2>&1; then
+      "$uv" python install 3.11 > /dev/null 2>&1 || true
+      py=$("$uv" python find 3.11 2> /dev/null) || py=""
+      if [ -n "$py" ] && ! python_ok "$py"; then py=""; fi
     fi
   fi
   if [ -z "$py" ]; then
-    echo "pod_worker: error: no Python >= 3.11 on $(hostname), and neither apt-get (python3.11) nor uv could install one; install it and set PYTHON" >&2
+    echo "pod_worker: error: no released CPython >= 3.11 on $(hostname), and uv could not install one; install it and set PYTHON" >&2
     exit 1
   fi
   echo "python: $py ($("$py" --version 2>&1))"
@@ -89,20 +127,91 @@ setup() {
   echo "setup done on $(hostname)"
 }
 
+state() {
+  local run worker pid
+  run=$(cat "$RUN_FILE" 2>/dev/null || echo none)
+  worker=$(cat "$WORKER_FILE" 2>/dev/null || echo '?')
+  if pid=$(live_pid); then
+    echo "worker=$worker run=$run state=running pid=$pid"
+  elif [ ! -f "$EXIT_FILE" ] && pid=$(live_supervisor); then
+    echo "worker=$worker run=$run state=running pid=$pid"  # starting
+  elif [ -f "$EXIT_FILE" ]; then
+    echo "worker=$worker run=$run state=exited code=$(cat "$EXIT_FILE")"
+  elif [ "$run" != none ]; then
+    # Started, but neither running nor ended: the machine restarted (a
+    # preemption) or the run was killed with its supervisor.
+    echo "worker=$worker run=$run state=lost"
+  else
+    echo "worker=$worker run=none state=none"
+  fi
+}
+
+# The detached part of `start`: runs the tool and records how it ended.
+supervise() {
+  local command=$1
+  shift
+  echo $$ > "$SUPERVISOR_FILE"
+  export STYLEGAN_SEG_JAX_DISTRIBUTED=1
+  .venv/bin/python -m stylegan_seg_jax "$command" "$@" &
+  local pid=$!
+  echo "$pid" > "$PID_FILE.tmp" && mv "$PID_FILE.tmp" "$PID_FILE"
+  local code=0
+  wait "$pid" || code=$?
+  echo "$code" > "$EXIT_FILE.tmp" && mv "$EXIT_FILE.tmp" "$EXIT_FILE"
+}
+
+start() {
+  local run=$1 worker=$2
+  shift 2
+  if ! [[ "$run" =~ ^[A-Za-z0-9_.-]+$ && "$worker" =~ ^[0-9]+$ ]]; then
+    echo "pod_worker: error: bad run id or worker index" >&2
+    exit 2
+  fi
+  if [ "$(cat "$RUN_FILE" 2>/dev/null)" = "$run" ]; then
+    echo "run $run already started here: $(state)"
+    return 0
+  fi
+  stop_previous
+  rm -f "$EXIT_FILE" "$SUPERVISOR_FILE"
+  echo "$worker" > "$WORKER_FILE"
+  mkdir -p logs
+  echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) run $run on worker $worker: $*" >> "$LOG"
+  # Recorded before the tool starts: a retried start sees it at once.
+  echo "$run" > "$RUN_FILE.tmp" && mv "$RUN_FILE.tmp" "$RUN_FILE"
+  setsid nohup bash launch/pod_worker.sh supervise "$@" >> "$LOG" 2>&1 \
+      < /dev/null &
+  for _ in $(seq 100); do
+    [ -f "$SUPERVISOR_FILE" ] && break
+    sleep 0.1
+  done
+  echo "started run $run on worker $worker: $(state)"
+}
+
 case "${1:-}" in
   setup)
     setup ;;
-  run)
-    if [ $# -lt 2 ]; then
-      echo "usage: $0 run COMMAND [flags]" >&2
+  start)
+    if [ $# -lt 4 ]; then
+      echo "usage: $0 start RUN_ID WORKER COMMAND [flags]" >&2
       exit 2
     fi
-    command=$2
-    shift 2
-    echo $$ > "$PID_FILE"
-    export STYLEGAN_SEG_JAX_DISTRIBUTED=1
-    exec .venv/bin/python -m stylegan_seg_jax "$command" "$@" ;;
+    shift
+    start "$@" ;;
+  supervise)
+    shift
+    supervise "$@" ;;
+  state)
+    state ;;
+  log)
+    lines=${2:-50}
+    [[ "$lines" =~ ^[0-9]+$ ]] || { echo "usage: $0 log [LINES]" >&2; exit 2; }
+    if [ -f "$LOG" ]; then tail -n "$lines" "$LOG"; fi ;;
+  stop)
+    stop_previous
+    state ;;
+  find-python)
+    find_python ;;
   *)
-    echo "usage: $0 setup | run COMMAND [flags]" >&2
+    echo "usage: $0 setup | start RUN_ID WORKER COMMAND [flags] | state | log [LINES] | stop | find-python" >&2
     exit 2 ;;
 esac

@@ -19,11 +19,21 @@ elif ! .venv/bin/python -c "$too_old"; then
   exit 1
 fi
 PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
-if [ "${1:-}" = "--test" ]; then
-  "${PIP[@]}" -r requirements-test.txt
-  "${PIP[@]}" --no-deps draggan==1.1.6
-else
-  "${PIP[@]}" -r requirements.txt
+# What was installed last, so that an unchanged environment costs no pip
+# run (a pod worker is set up again at every launch).
+# (The test requirements include the runtime ones.)
+stamp=.venv/.installed
+hash=$(cat requirements*.txt | sha256sum | cut -c1-16)
+want="${1:-runtime} $hash"
+have=$(cat "$stamp" 2>/dev/null || true)
+if [ "$have" != "$want" ] && [ "$have" != "--test $hash" ]; then
+  if [ "${1:-}" = "--test" ]; then
+    "${PIP[@]}" -r requirements-test.txt
+    "${PIP[@]}" --no-deps draggan==1.1.6
+  else
+    "${PIP[@]}" -r requirements.txt
+  fi
+  echo "$want" > "$stamp"
 fi
 # The `stylegan-seg` command, pointing at this checkout (no dependencies:
 # they are the pinned ones above; no build isolation: no download).

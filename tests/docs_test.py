@@ -58,7 +58,7 @@ def test_the_docs_document_every_tool():
   for tool in commands.COMMANDS:
     assert f'stylegan-seg {tool} ' in text, tool
   assert 'convert_weights.py' in text
-  scripts = {re.search(r'launch/\S+\.sh', c).group(0)
+  scripts = {re.search(r'launch/\S+\.(sh|sbatch)', c).group(0)
              for _, c in COMMANDS if 'launch/' in c}
   assert {'launch/quickstart.sh', 'launch/run_tests.sh',
           'launch/setup_env.sh', 'launch/toy_report.sh'} <= scripts

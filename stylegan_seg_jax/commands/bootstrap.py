@@ -49,8 +49,8 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 CHECK_ARGS_ENV = 'STYLEGAN_SEG_JAX_CHECK_ARGS'
 # Set to 1: parse the command line, check that the inputs it names exist,
-# print 'inputs ok' and stop (what launch/tpu_pod.sh runs before starting
-# any worker).
+# print 'inputs ok' and stop; 'multihost': also refuse relative local paths
+# (what launch/tpu_pod.sh runs before starting any worker).
 CHECK_INPUTS_ENV = 'STYLEGAN_SEG_JAX_CHECK_INPUTS'
 
 
@@ -144,17 +144,27 @@ def given(holder: flags.FlagHolder[T | None]) -> T:
   return holder.value
 
 
-def check_config_inputs() -> None:
+def check_config_inputs(multihost: bool = False) -> None:
   """Checks that the inputs `--config` names exist, without reading them.
 
   What `train`, `evaluate` and `generate` run under CHECK_INPUTS_ENV
-  (`launch/tpu_pod.sh`, before any worker starts).
+  (`launch/tpu_pod.sh`, before any worker starts), and every process of a
+  multi-host run before its work.
+
+  Args:
+    multihost: also refuse relative local paths, in the config and in
+      `--workdir` and `--out` (each host would resolve them in its own
+      working directory).
 
   Raises:
-    stages.config.ConfigError: the first missing input (one line).
+    stages.config.ConfigError: the first missing input or, with
+      `multihost`, relative path (one line).
   """
   from stylegan_seg_jax.stages import config as config_lib  # pylint: disable=g-import-not-at-top
-  config_lib.check_inputs(config_flag().value)
+  paths = {f'--{name}': _HOLDERS[name].value for name in ('workdir', 'out')
+           if name in _HOLDERS}
+  config_lib.check_inputs(config_flag().value, multihost=multihost,
+                          paths=paths)
 
 
 def _distributed_flags() -> Callable[[], bool]:
@@ -175,6 +185,15 @@ def _distributed_flags() -> Callable[[], bool]:
         distributed.value, coordinator_address=coordinator.value,
         num_processes=num_processes.value, process_id=process_id.value)
   return initialize
+
+
+def _multiprocess() -> bool:
+  """Whether this (initialised) run has several processes.
+
+  A multi-host run: pod workers, SLURM tasks.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  return jax.process_count() > 1
 
 
 def _import_configs_beside(argv: Sequence[str]) -> None:
@@ -247,7 +266,7 @@ def run(main: Callable[[list[str]], Any], *, name: str,
         distributed: bool = False,
         required: Sequence[str] = (),
         local_paths: Sequence[str] = (),
-        check_inputs: Callable[[], None] | None = None) -> None:
+        check_inputs: Callable[[bool], None] | None = None) -> None:
   """Parses flags, checks arguments, runs `main(argv)` and exits.
 
   Args:
@@ -268,9 +287,11 @@ def run(main: Callable[[list[str]], Any], *, name: str,
     local_paths: path flags this tool reads or writes only on the local
       filesystem: a URL (`gs://...`) there is a usage error, instead of a
       directory named `gs:` in the current one.
-    check_inputs: raises UserError (one line) when an input the command
-      line names is missing; run instead of `main` when CHECK_INPUTS_ENV
-      is 1.
+    check_inputs: `check_inputs(multihost)` raises UserError (one line)
+      when an input the command line names is missing (or, with
+      `multihost`, a relative local path); run instead of `main` when
+      CHECK_INPUTS_ENV is set, and before `main` in every process of a
+      multi-process run.
   """
   initialize = _distributed_flags() if distributed else None
 
@@ -322,19 +343,21 @@ def run(main: Callable[[list[str]], Any], *, name: str,
     if os.environ.get(CHECK_ARGS_ENV) == '1':
       print('args ok')
       return
-    if os.environ.get(CHECK_INPUTS_ENV) == '1':
+    mode = os.environ.get(CHECK_INPUTS_ENV)
+    if mode in ('1', 'multihost'):
       try:
         if check_inputs is not None:
-          check_inputs()
+          check_inputs(mode == 'multihost')
       except (UserError, *expected) as e:  # pylint: disable=catching-non-exception
         print(f'{name}: error: {one_line(e)}', file=sys.stderr, flush=True)
         sys.exit(EXIT_ERROR)
       print('inputs ok')
       return
     logging.set_verbosity(logging.WARNING)
-    if initialize is not None:
-      initialize()
+    multihost = initialize is not None and initialize() and _multiprocess()
     try:
+      if multihost and check_inputs is not None:
+        check_inputs(True)
       status = main(argv)
     except UsageError as e:
       _usage_exit(name, usage, str(e))

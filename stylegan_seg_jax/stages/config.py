@@ -33,6 +33,7 @@ from stylegan_seg_jax.method import segmenters
 from stylegan_seg_jax.runtime import errors
 from stylegan_seg_jax.runtime import files
 from stylegan_seg_jax.runtime import parallel
+from stylegan_seg_jax.runtime.messages import quote
 from stylegan_seg_jax.stylegan2 import storage as generator_storage
 
 __all__ = ['ConfigError', 'STAGES', 'stages_of', 'methods_of',
@@ -180,11 +181,18 @@ def _exists(path: str) -> bool:
   try:
     return files.as_path(path).exists()
   except Exception as e:  # pylint: disable=broad-except
-    raise ConfigError(f'cannot check {path!r}: {type(e).__name__}: {e}'
-                      ) from None
+    hint = ''
+    if path.startswith('gs://') and any(
+        word in str(e).lower() for word in ('anonymous', 'credentials')):
+      hint = (' (no credentials for Cloud Storage here? run: gcloud auth '
+              'application-default login)')
+    raise ConfigError(f'cannot check {quote(path)}: {type(e).__name__}: '
+                      f'{e}{hint}') from None
 
 
-def check_inputs(config: ml_collections.ConfigDict) -> list[str]:
+def check_inputs(config: ml_collections.ConfigDict, *,
+                 multihost: bool = False,
+                 paths: dict[str, str | None] | None = None) -> list[str]:
   """Checks that the inputs a config names exist, without reading them.
 
   The generator directory (unless a domain), `data.oneshot` when a path
@@ -192,11 +200,21 @@ def check_inputs(config: ml_collections.ConfigDict) -> list[str]:
   is a directory, and for the downstream stage its training and test
   datasets when they are directories; local paths or gs:// URLs.
 
+  Args:
+    config: the experiment config.
+    multihost: the run has (or will have) several processes on several
+      hosts: a relative local path is refused, in the config's inputs and
+      in `paths`, since each host would resolve it in its own working
+      directory (on a pod, a fresh copy of the checkout without them).
+    paths: other path flags of the command line (`{'--workdir': ...}`),
+      checked for relative paths only.
+
   Returns:
     The paths checked.
 
   Raises:
-    ConfigError: the first missing input, named with its config field.
+    ConfigError: the first missing input, named with its config field, or
+      with `multihost` the first relative local path.
   """
   wanted = []
   if not domains.is_spec(config.generator_dir):
@@ -217,6 +235,16 @@ def check_inputs(config: ml_collections.ConfigDict) -> list[str]:
     for src in names_of(config.downstream.test_sets):
       if not domains.is_spec(src):
         wanted.append(('downstream.test_sets', src, 'dataset_info.json'))
+  if multihost:
+    named = [(f'--config.{field}', path) for field, path, _ in wanted]
+    named += [(flag, path) for flag, path in (paths or {}).items() if path]
+    for flag, path in named:
+      if '://' not in path and not os.path.isabs(path):
+        raise ConfigError(
+            f'{flag}={quote(path)} is a relative local path in a multi-host '
+            'run: every host would resolve it in its own working directory; '
+            'give a gs:// URL (docs/pod.md) or an absolute path on a '
+            'filesystem all hosts share')
   checked = []
   for field, path, inside in wanted:
     if field == 'data.oneshot' and not path.endswith('.npz'):

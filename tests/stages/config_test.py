@@ -166,3 +166,27 @@ def test_check_inputs_names_the_first_missing_input(tmp_path):
     config_lib.check_inputs(tiny_config(generator_dir=str(tmp_path / 'gen')))
   assert config_lib.check_inputs(tiny_config(**{
       'data.oneshot': 'index:3', 'data.test_set': ''})) == []
+
+
+def test_multihost_refuses_relative_local_paths(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  (tmp_path / 'labels').mkdir()
+  (tmp_path / 'labels' / 'example.npz').write_bytes(b'')
+  relative = tiny_config(**{'data.oneshot': 'labels'})
+  # One host: a relative path that exists is fine.
+  assert config_lib.check_inputs(relative) == ['labels/example.npz']
+  with pytest.raises(config_lib.ConfigError,
+                     match=r"^--config\.data\.oneshot='labels' is a relative "
+                     'local path in a multi-host run'):
+    config_lib.check_inputs(relative, multihost=True)
+  absolute = tiny_config(**{'data.oneshot': str(tmp_path / 'labels')})
+  assert config_lib.check_inputs(absolute, multihost=True, paths={
+      '--workdir': 'gs://bucket/run', '--out': None}) == [
+          str(tmp_path / 'labels' / 'example.npz')]
+  for flag, value in (('--workdir', 'runs/x'), ('--out', '~/data')):
+    with pytest.raises(config_lib.ConfigError,
+                       match=f'^{flag}=.* is a relative local path'):
+      config_lib.check_inputs(absolute, multihost=True,
+                              paths={flag: value})
+  # Domain specs and index specs are not paths.
+  assert config_lib.check_inputs(tiny_config(), multihost=True) == []
