@@ -40,27 +40,54 @@ as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# live FILE WORD: the pid recorded in FILE if that process still runs and
-# its command line has WORD (a recycled pid is not ours).
+# A process's identity: its pid and start time (field 22 of
+# /proc/PID/stat), so that a pid reused after a restart is not taken for
+# ours.
+identity() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  # (after the command name, which may hold spaces: field 22 is the 20th)
+  echo "$1 $(awk '{print $20}' <<< "${stat##*) }")"
+}
+# live FILE WORD: the pid recorded in FILE if that very process still runs
+# (same start time) and its command line has WORD.
 live() {
   [ -f "$1" ] || return 1
-  local pid
-  pid=$(cat "$1")
-  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null \
+  local pid recorded
+  read -r pid recorded < "$1" || true
+  [[ "$pid" =~ ^[0-9]+$ ]] && [ "$(identity "$pid")" = "$pid $recorded" ] \
       && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null \
-         | grep -q "$2" && echo "$pid"
+         | grep -q -- "$2" && echo "$pid"
 }
 # The tool this launcher started here, and the process that supervises it.
-live_pid() { live "$PID_FILE" stylegan_seg_jax; }
+live_pid() { live "$PID_FILE" '-m stylegan_seg_jax'; }
 live_supervisor() { live "$SUPERVISOR_FILE" 'pod_worker.sh supervise'; }
 
+alive() {  # a process that has not exited (a zombie has)
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  [ "$(awk '{print $1}' <<< "${stat##*) }")" != Z ]
+}
+
+signal_pid() {  # signal_pid SIGNAL PID: as ourselves, else as root
+  kill "-$1" "$2" 2>/dev/null || as_root kill "-$1" "$2" 2>/dev/null || true
+}
+
+# SIGTERM, then SIGKILL after 3 s: under jax.distributed the tool does not
+# exit on SIGTERM (jax's preemption notifier takes it), and every file it
+# writes is atomic, so a kill loses only unsaved work.
 terminate() {
-  as_root kill "$1" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$1" 2>/dev/null || return 0
+  signal_pid TERM "$1"
+  for _ in $(seq 15); do
+    alive "$1" || return 0
     sleep 0.2
   done
-  as_root kill -9 "$1" 2>/dev/null || true
+  signal_pid KILL "$1"
+  sleep 0.5
+  if alive "$1"; then
+    echo "pod_worker: error: cannot stop pid $1 (not ours, and no sudo?)" >&2
+    exit 1
+  fi
 }
 
 stop_previous() {
@@ -120,9 +147,12 @@ setup() {
   if [ "${ACCELERATOR:-tpu}" = tpu ]; then
     local version
     version=$(.venv/bin/python -c 'import jax; print(jax.__version__)')
-    .venv/bin/python -m pip install -q --disable-pip-version-check \
-        "jax[tpu]==$version" \
-        -f https://storage.googleapis.com/jax-releases/libtpu_releases.html
+    if [ "$(cat .venv/.installed-tpu 2>/dev/null)" != "$version" ]; then
+      .venv/bin/python -m pip install -q --disable-pip-version-check \
+          "jax[tpu]==$version" \
+          -f https://storage.googleapis.com/jax-releases/libtpu_releases.html
+      echo "$version" > .venv/.installed-tpu
+    fi
   fi
   echo "setup done on $(hostname)"
 }
@@ -150,11 +180,11 @@ state() {
 supervise() {
   local command=$1
   shift
-  echo $$ > "$SUPERVISOR_FILE"
+  identity $$ > "$SUPERVISOR_FILE"
   export STYLEGAN_SEG_JAX_DISTRIBUTED=1
   .venv/bin/python -m stylegan_seg_jax "$command" "$@" &
   local pid=$!
-  echo "$pid" > "$PID_FILE.tmp" && mv "$PID_FILE.tmp" "$PID_FILE"
+  identity "$pid" > "$PID_FILE.tmp" && mv "$PID_FILE.tmp" "$PID_FILE"
   local code=0
   wait "$pid" || code=$?
   echo "$code" > "$EXIT_FILE.tmp" && mv "$EXIT_FILE.tmp" "$EXIT_FILE"
@@ -167,7 +197,11 @@ start() {
     echo "pod_worker: error: bad run id or worker index" >&2
     exit 2
   fi
-  if [ "$(cat "$RUN_FILE" 2>/dev/null)" = "$run" ]; then
+  # One start at a time (gcloud may retry while a start still runs).
+  exec 9> .run.lock
+  flock 9
+  if [ "$(cat "$RUN_FILE" 2>/dev/null)" = "$run" ] \
+      && { live_supervisor > /dev/null || [ -f "$EXIT_FILE" ]; }; then
     echo "run $run already started here: $(state)"
     return 0
   fi

@@ -23,13 +23,15 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # run (a pod worker is set up again at every launch).
 # (The test requirements include the runtime ones.)
 stamp=.venv/.installed
-hash=$(cat requirements*.txt | sha256sum | cut -c1-16)
+draggan=draggan==1.1.6  # test-only, without its dependencies
+hash=$({ cat requirements*.txt; echo "$draggan"; .venv/bin/python -V; } \
+    | sha256sum | cut -c1-16)
 want="${1:-runtime} $hash"
 have=$(cat "$stamp" 2>/dev/null || true)
 if [ "$have" != "$want" ] && [ "$have" != "--test $hash" ]; then
   if [ "${1:-}" = "--test" ]; then
     "${PIP[@]}" -r requirements-test.txt
-    "${PIP[@]}" --no-deps draggan==1.1.6
+    "${PIP[@]}" --no-deps "$draggan"
   else
     "${PIP[@]}" -r requirements.txt
   fi

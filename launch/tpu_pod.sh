@@ -40,6 +40,7 @@
 # ~/.ssh/google_compute_engine), POLL_SECONDS (status poll, default 30),
 # DETACH=1.
 set -euo pipefail
+caller_dir=$PWD  # (fetch's relative paths are the caller's)
 cd "$(dirname "$0")/.."
 usage() {
   echo "usage: $0 NAME ZONE create|train|evaluate|generate|status|logs|stop|resume|fetch|delete [args]" >&2
@@ -65,11 +66,15 @@ project=()
 [ -n "${PROJECT:-}" ] && project=(--project="$PROJECT")
 vm=(gcloud compute tpus tpu-vm)
 ssh_flags=()
-[ "${INTERNAL_IP:-}" = 1 ] && ssh_flags+=(--internal-ip)
 if [ "${IAP:-}" = 1 ]; then
+  # (gcloud takes one of --tunnel-through-iap and --internal-ip, not both:
+  # the tunnel reaches internal addresses.)
   vm=(gcloud alpha compute tpus tpu-vm)
   ssh_flags+=(--tunnel-through-iap)
+elif [ "${INTERNAL_IP:-}" = 1 ]; then
+  ssh_flags+=(--internal-ip)
 fi
+[ -n "${SSH_KEY:-}" ] && ssh_flags+=(--ssh-key-file="$SSH_KEY")
 qr() {  # queued-resources VERB ...
   gcloud compute tpus queued-resources "$@" --zone="$zone" \
       ${project[@]+"${project[@]}"}
@@ -91,6 +96,20 @@ mkdir -p "$logdir"
 slice_env="$logdir/slice.env"
 last_command="$logdir/last_command"
 last_run="$logdir/last_run"
+last_accelerator="$logdir/last_accelerator"
+
+# The slice's state (READY, PREEMPTED, ...), MISSING when it does not
+# exist; any other failure to read it stops here.
+slice_state() {
+  local out
+  if out=$(node describe "$name" --format='value(state)' 2>&1); then
+    echo "$out"
+  elif grep -q NOT_FOUND <<< "$out"; then
+    echo MISSING
+  else
+    fail "cannot read the state of $name: $(head -n 1 <<< "$out")"
+  fi
+}
 
 worker_count() {
   if [ -z "${WORKERS:-}" ]; then
@@ -139,11 +158,11 @@ create() {
     args+=(--service-account="$SERVICE_ACCOUNT"
            --scopes=https://www.googleapis.com/auth/cloud-platform)
   fi
+  echo "requesting $type ($runtime${SPOT:+, spot}) as queued resource $name"
+  qr create "$name" "${args[@]}"
   printf 'ACCELERATOR_TYPE=%q\nRUNTIME_VERSION=%q\nSPOT=%q\nSERVICE_ACCOUNT=%q\nINTERNAL_IP=%q\n' \
       "$type" "$runtime" "${SPOT:-}" "${SERVICE_ACCOUNT:-}" \
       "${INTERNAL_IP:-}" > "$slice_env"
-  echo "requesting $type ($runtime${SPOT:+, spot}) as queued resource $name"
-  qr create "$name" "${args[@]}"
   local state="" seen=""
   while true; do
     state=$(qr describe "$name" --format='value(state.state)') || state=""
@@ -173,16 +192,22 @@ states() {
 
 # Follows run RUN_ID until every worker has ended; 0 when all exited 0.
 follow() {
-  local run=$1 lines="" previous="" failures=0 code=0
+  local run=$1 lines="" previous="" failures=0 code=0 line
   while true; do
     if ! lines=$(states); then
       failures=$((failures + 1))
       if [ "$failures" -ge 3 ]; then
         local state
-        state=$(node describe "$name" --format='value(state)' 2>/dev/null) || state=MISSING
-        if [ "$state" != READY ]; then
-          fail "the slice $name is ${state}: the run stopped there; \`bash $0 $name $zone resume\` recreates it and resumes from the last checkpoints"
-        fi
+        state=$(slice_state)
+        case "$state" in
+          READY)
+            if [ "$failures" -ge 10 ]; then
+              fail "cannot reach every worker of $name (the slice is READY); \`bash $0 $name $zone status\` tells which"
+            fi ;;
+          PREEMPTED|TERMINATED|MISSING)
+            fail "the slice $name is ${state}: the run stopped there; \`bash $0 $name $zone resume\` recreates it and resumes from the last checkpoints" ;;
+          *) echo "$(date -u +%H:%M:%S) $name: $state" ;;
+        esac
       fi
       sleep "$poll"
       continue
@@ -196,6 +221,8 @@ follow() {
       case "$line" in
         *"run=$run state=exited"*) ended=$((ended + 1)) ;;
         *"run=$run state=running"*) ;;
+        *"run=$run state=lost"*)
+          fail "worker ${line%% *}: its run ended without a status (the machine restarted?); \`bash $0 $name $zone resume\` reruns it from the last checkpoints" ;;
         *) fail "worker ${line%% *}: not running this launch ($line); see \`bash $0 $name $zone logs\`" ;;
       esac
     done <<< "$lines"
@@ -227,6 +254,7 @@ run_tool() {
   worker_count
   check_ssh_agent
   printf '%q ' "$command" "$@" > "$last_command"
+  echo "$accelerator" > "$last_accelerator"
 
   # 2. The code.
   bundle_dir=$(mktemp -d)  # (global: the trap runs after this returns)
@@ -274,25 +302,39 @@ STYLEGAN_SEG_JAX_CHECK_INPUTS=multihost .venv/bin/python -m stylegan_seg_jax $ar
 
 resume() {
   [ -f "$last_command" ] || fail "nothing to resume: no $last_command (run a command first)"
+  if [ -z "${ACCELERATOR:-}" ] && [ -f "$last_accelerator" ]; then
+    accelerator=$(cat "$last_accelerator")
+  fi
   local state
-  state=$(node describe "$name" --format='value(state)' 2>/dev/null) || state=MISSING
-  echo "slice $name: $state"
-  [ "$state" = MISSING ] || worker_count
+  while true; do
+    state=$(slice_state)
+    echo "slice $name: $state"
+    case "$state" in
+      READY|PREEMPTED|TERMINATED|MISSING) break ;;
+      STOPPED) fail "$name is STOPPED: start it (gcloud compute tpus tpu-vm start $name --zone=$zone), then resume" ;;
+      *) sleep "$poll" ;;  # CREATING, STARTING, RESTARTING, REPAIRING, ...
+    esac
+  done
   if [ "$state" != READY ]; then
-    [ -f "$slice_env" ] || fail "$name is $state and was not created by this launcher ($slice_env is missing): create it again (\`... create\`), then rerun your command"
+    [ -f "$slice_env" ] || fail "$name is $state and was not created by this launcher ($slice_env is missing): create it again (\`... create\`), then resume"
     # shellcheck disable=SC1090
     source "$slice_env"
     export ACCELERATOR_TYPE RUNTIME_VERSION SPOT SERVICE_ACCOUNT INTERNAL_IP
     delete
     create
-  fi
-  local run lines
-  run=$(cat "$last_run" 2>/dev/null || echo none)
-  if [ "$state" = READY ] && lines=$(states) \
-      && [ "$(grep -c "run=$run state=running" <<< "$lines")" = "$WORKERS" ]; then
-    echo "run $run still runs on every worker: following it"
-    follow "$run"
-    return
+    unset WORKERS
+  else
+    # The last launch, if every worker still runs it or has ended it well,
+    # is followed (its logs collected), not started again.
+    worker_count
+    local run lines
+    run=$(cat "$last_run" 2>/dev/null || echo none)
+    lines=$(states) || fail "cannot reach every worker of $name; \`bash $0 $name $zone status\` tells which"
+    if [ "$(grep -cE "run=$run state=(running|exited code=0)" <<< "$lines")" = "$WORKERS" ]; then
+      echo "run $run: following it"
+      follow "$run"
+      return
+    fi
   fi
   local -a argv
   eval "argv=($(cat "$last_command"))"
@@ -316,7 +358,7 @@ case "$verb" in
   resume) resume ;;
   fetch)
     [ $# -ge 2 ] || usage
-    gcloud storage cp -r "$@" ;;
+    (cd "$caller_dir" && gcloud storage cp -r "$@") ;;
   delete) delete ;;
   *) usage ;;
 esac

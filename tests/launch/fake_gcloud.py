@@ -26,8 +26,9 @@ is nothing to download). `ssh` runs CMD there with `bash -c` as a separate
 process (all workers at once for --worker=all), in an environment that
 says what a pod's metadata would: JAX_COORDINATOR_ADDRESS (worker 0, port
 FAKE_POD_PORT), JAX_NUM_PROCESSES, JAX_PROCESS_ID, plus FAKE_POD_ENV (a JSON
-object, e.g. XLA_FLAGS for the CPU devices of each worker); on a slice
-that is not READY it fails with status 255, as ssh does. With
+object, e.g. XLA_FLAGS for the CPU devices of each worker); `ssh` and
+`scp` to a slice that is not READY fail with status 1, as gcloud's state
+check does, and --internal-ip with --tunnel-through-iap is refused. With
 FAKE_POD_RETRY_START=1 a command that starts the tool is run twice, as
 gcloud does when ssh exits 255 after the command ran. Every call is
 appended to FAKE_POD_ROOT/calls.jsonl.
@@ -190,7 +191,7 @@ def main(argv: list[str]) -> None:
   if argv[:3] != TPU or len(argv) < 4:
     _fail(f'unsupported command {argv!r}')
   verb, rest = argv[3], argv[4:]
-  remote = {'zone', 'project', 'worker', 'internal-ip'} | (
+  remote = {'zone', 'project', 'worker', 'internal-ip', 'ssh-key-file'} | (
       {'tunnel-through-iap'} if alpha else set())
   if verb == 'describe':
     pos, opts = _options(rest, {'zone', 'project', 'format'})
@@ -213,12 +214,14 @@ def main(argv: list[str]) -> None:
     _set_slice(root, None)
     return
   s = _slice(root)
+  if '--internal-ip' in rest and '--tunnel-through-iap' in rest:
+    _fail('argument --internal-ip: not allowed with --tunnel-through-iap')
+  if verb in ('scp', 'ssh') and (s is None or s['state'] != 'READY'):
+    _fail(f'the TPU is {s["state"] if s else "not found"}, not READY', 1)
   if verb == 'scp':
     pos, opts = _options(rest, remote)
     if len(pos) != 2 or ':' not in pos[1]:
       _fail(f'unsupported scp {rest!r}')
-    if s is None or s['state'] != 'READY':
-      _fail('ssh: connect to host: Connection timed out', 255)
     dest = pos[1].split(':', 1)[1]
     for i in _workers(opts.get('worker', '0'), n):
       target = pathlib.Path(dest.replace('~', str(_home(root, i)), 1))
@@ -227,8 +230,6 @@ def main(argv: list[str]) -> None:
     pos, opts = _options(rest, remote | {'command'})
     if len(pos) != 1 or 'command' not in opts:
       _fail(f'unsupported ssh {rest!r}')
-    if s is None or s['state'] != 'READY':
-      _fail('ssh: connect to host: Connection timed out', 255)
     extra = json.loads(os.environ.get('FAKE_POD_ENV', '{}'))
     base = {k: v for k, v in os.environ.items()
             if not k.startswith('FAKE_POD') and k not in (

@@ -46,7 +46,7 @@ WORKERS = 2
 FAKE = pathlib.Path(__file__).with_name('fake_gcloud.py')
 BUCKET = 'pod-bucket'
 METHOD = 'ours'  # the page's
-NUM_SAMPLES = 480
+NUM_SAMPLES = 960
 
 
 def _substitutions(inputs: dict[str, pathlib.Path]) -> dict[str, str]:
@@ -142,7 +142,14 @@ def _wait_for(proc, ready, what):
 
 def _tool_pids(tmp_path) -> list[int]:
   return [int((tmp_path / 'pod' / f'worker_{i}' / 'stylegan_seg_jax' /
-               '.run.pid').read_text()) for i in range(WORKERS)]
+               '.run.pid').read_text().split()[0]) for i in range(WORKERS)]
+
+
+def _identity(pid: int, start_time: str | None = None) -> str:
+  """What pod_worker.sh records of a process: its pid and start time."""
+  stat = pathlib.Path(f'/proc/{pid}/stat').read_text()
+  return f'{pid} {start_time or stat.rsplit(")", 1)[1].split()[19]}\n'
+
 
 
 def _preempt(tmp_path) -> None:
@@ -224,7 +231,7 @@ def _chain(tmp_path, env, doc, bucket, committed, tfds):
   stale = _sleeper('python -m stylegan_seg_jax train --stale')
   stranger = _sleeper('python -m stylegan_seg_jax train --not-ours')
   (work / 'worker_0' / 'stylegan_seg_jax' / '.run.pid').write_text(
-      str(stale.pid))
+      _identity(stale.pid))
   swav = script(launches[0], '--config.num_steps=10',
                 '--config.checkpoint_every=1')
   try:
@@ -429,9 +436,9 @@ def test_setup_skips_a_release_candidate_python(tmp_path):
   assert check == 'final'
 
 
-def test_internal_ip_and_iap_reach_every_ssh_and_scp(tmp_path):
-  env = {**_check_only_env(tmp_path), 'INTERNAL_IP': '1', 'IAP': '1'}
+def test_internal_ip_iap_and_the_key_reach_every_ssh(tmp_path):
   root = tmp_path / 'pod'
+  env = _check_only_env(tmp_path)
   (root / 'slice.json').write_text(json.dumps({
       'name': 'fake-pod', 'state': 'READY', 'queued': False,
       'describes': 0, 'options': {}}))
@@ -439,12 +446,47 @@ def test_internal_ip_and_iap_reach_every_ssh_and_scp(tmp_path):
     code = root / f'worker_{i}' / 'stylegan_seg_jax'
     code.mkdir(parents=True)
     (code / 'launch').symlink_to(ROOT / 'launch')
-  proc = subprocess.run(['bash', 'launch/tpu_pod.sh', 'fake-pod', 'zone-a',
-                         'status'], cwd=ROOT, env=env, capture_output=True,
-                        text=True, timeout=120)
-  assert proc.returncode == 0, proc.stderr
-  assert proc.stdout.splitlines() == [
-      'worker=? run=none state=none'] * WORKERS
-  [call] = _calls(tmp_path)
-  assert call[:5] == ['alpha', 'compute', 'tpus', 'tpu-vm', 'ssh']
-  assert '--internal-ip' in call and '--tunnel-through-iap' in call
+  key = str(tmp_path / 'key')
+  for extra, want in (
+      ({'INTERNAL_IP': '1'}, ['compute', '--internal-ip']),
+      # (gcloud takes one or the other: the tunnel reaches internal IPs.)
+      ({'INTERNAL_IP': '1', 'IAP': '1'}, ['alpha', '--tunnel-through-iap']),
+      ({'SSH_KEY': key}, ['compute', f'--ssh-key-file={key}'])):
+    (root / 'calls.jsonl').unlink(missing_ok=True)
+    proc = subprocess.run(['bash', 'launch/tpu_pod.sh', 'fake-pod',
+                           'zone-a', 'status'], cwd=ROOT,
+                          env={**env, **extra}, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        'worker=? run=none state=none'] * WORKERS
+    [call] = _calls(tmp_path)
+    assert call[0] == want[0] and 'ssh' in call, call
+    flags = {a for a in call if a.startswith('--')} - {
+        '--zone=zone-a', '--worker=all'}
+    assert flags - {a for a in flags if a.startswith('--command=')} == set(
+        want[1:]), call
+
+
+def test_stop_kills_only_the_recorded_process(tmp_path):
+  """A pid file whose pid now belongs to another process (same pid, other
+  start time: the machine restarted) stops nothing; the recorded one is
+  stopped."""
+  code = tmp_path / 'stylegan_seg_jax'
+  code.mkdir()
+  (code / 'launch').symlink_to(ROOT / 'launch')
+  ours = _sleeper('python -m stylegan_seg_jax train --ours')
+  try:
+    time.sleep(0.2)
+    stop = lambda: subprocess.run(
+        ['bash', 'launch/pod_worker.sh', 'stop'], cwd=code,
+        capture_output=True, text=True, timeout=60)
+    (code / '.run.pid').write_text(_identity(ours.pid, '1'))
+    assert stop().returncode == 0
+    assert ours.poll() is None
+    (code / '.run.pid').write_text(_identity(ours.pid))
+    assert 'stopping the previous run' in stop().stdout
+    assert ours.wait(timeout=30) is not None
+  finally:
+    if ours.poll() is None:
+      ours.kill()
