@@ -23,12 +23,12 @@ trains the method on the new generator: --config.stage=swav,oneshot
 import importlib
 
 # The 128-px generators: wider low blocks, 9.7 MB of float32 weights; a
-# step takes about 0.5 s on the 2-core CPU (batch 4, faces_fine), so 20k
-# steps fit the 3-hour budget.
+# step takes about 0.4 s on the idle 2-core CPU (batch 4, faces_fine), so 16k
+# steps train in about 1.8 hours (twice that beside other jobs).
 _128 = {
     'channels': {'4': 192, '8': 192, '16': 192, '32': 128, '64': 64,
                  '128': 32},
-    'num_steps': 20_000,
+    'num_steps': 16_000,
     'checkpoint_every': 1000,
 }
 # Loss weights per renderer class: x4 on the classes that cover less than
